@@ -1,0 +1,33 @@
+/*
+ * Opening files beneath a document root without escaping it: ".." is already removed by the
+ * URL sanitizer, so what is left to stop is a symbolic link that leads outside the root.
+ * On Linux openat2(RESOLVE_BENEATH) does it in the kernel in one call; elsewhere the resolved
+ * path is compared with the root. Implemented in unix/fs.c and win32/fs.c.
+ */
+#ifndef KZ_FS_H
+#define KZ_FS_H
+
+#include <apr_errno.h>
+#include <apr_file_info.h>
+#include <apr_file_io.h>
+#include <apr_pools.h>
+
+/** The status for a path that resolves outside its root. */
+#define KZ_STATUS_ESCAPE (APR_OS_START_USERERR + 1)
+
+typedef struct kz_root kz_root_t;
+
+/** Opens the directory path as a root; a cleanup in p closes it. */
+apr_status_t kz_root_open(kz_root_t **out, const char *path, apr_pool_t *p);
+
+/**
+ * Opens rel (relative to root, no leading '/'; "" is the root itself) for reading and fills
+ * finfo (APR_FINFO_TYPE, SIZE, MTIME, INODE at least). Unless allow_escape, any path whose
+ * resolution leaves the root (through a symbolic link) fails with KZ_STATUS_ESCAPE. Missing
+ * files give an APR_STATUS_IS_ENOENT or ENOTDIR status, permission problems EACCES. The file is
+ * closed by its pool (p).
+ */
+apr_status_t kz_root_open_file(apr_file_t **out, apr_finfo_t *finfo, kz_root_t *root,
+                               const char *rel, int allow_escape, apr_pool_t *p);
+
+#endif

@@ -1,0 +1,207 @@
+/*
+ * The core's internal types: the server (configurations, loops, logs), an event loop, a
+ * connection and a request. One loop runs per thread and owns everything it touches, so nothing
+ * here is locked; the only shared, changing thing is the current configuration, swapped on
+ * reload and reference-counted per loop (see server.c).
+ */
+#ifndef KZ_CORE_H
+#define KZ_CORE_H
+
+#include "config.h"
+#include "http_parse.h"
+#include "kz.h"
+#include "kz_fs.h"
+#include "log.h"
+#include "mime.h"
+
+#include <apr_network_io.h>
+#include <apr_portable.h>
+#include <apr_atomic.h>
+#include <apr_poll.h>
+#include <apr_thread_mutex.h>
+#include <apr_thread_proc.h>
+
+typedef struct kz_server kz_server_t;
+typedef struct kz_loop kz_loop_t;
+typedef struct kz_conn kz_conn_t;
+typedef struct kz_request kz_request_t;
+
+/** A loaded configuration with what is derived from it, shared by every loop. */
+typedef struct kz_runconf {
+    kz_config_t *config;
+    kz_mime_t *mime;
+    apr_hash_t *roots; /**< wwwroot → kz_root_t *, opened at load */
+    int has_ip_hosts;  /**< some host matches on `ip`: connections need their local address */
+    volatile apr_uint32_t refs;
+} kz_runconf_t;
+
+struct kz_server {
+    apr_pool_t *pool;
+    kz_runconf_t *current;      /**< guarded by mutex */
+    volatile apr_uint32_t generation;
+    apr_thread_mutex_t *mutex;
+    kz_logger_t *logger;
+    kz_loop_t **loops;
+    int nloops;
+    volatile apr_uint32_t stopping;
+    apr_array_header_t *listeners; /**< kz_listen_addr_t actually bound (port 0 resolved) */
+};
+
+/** A loop's reference to a configuration and the requests on this loop that use it. */
+typedef struct kz_cfgslot {
+    kz_runconf_t *rc;
+    int users;
+    int retired;
+    struct kz_cfgslot *next;
+} kz_cfgslot_t;
+
+/** A buffer for reading request heads and bodies, recycled per loop. */
+typedef struct kz_buf {
+    struct kz_buf *next;
+    apr_size_t size;
+    char data[];
+} kz_buf_t;
+
+struct kz_loop {
+    kz_server_t *server;
+    int id;
+    apr_pool_t *pool;
+    apr_allocator_t *allocator;
+    apr_pollset_t *pollset;
+    apr_array_header_t *listeners; /**< apr_socket_t * */
+    apr_pollfd_t *listen_pfds;
+    int accepting;
+    apr_time_t accept_resume; /**< when accept was paused for lack of descriptors */
+    kz_conn_t *conns;         /**< every open connection, for the timeout sweep */
+    kz_conn_t *free_conns;
+    kz_conn_t *closed; /**< closed in this poll round, freed after it */
+    int nconns;
+    int max_conns;
+    kz_buf_t *free_bufs;
+    int nfree_bufs;
+    apr_size_t buf_size;
+    apr_time_t now;
+    apr_time_t date_sec;
+    char date[32];
+    apr_time_t next_sweep;
+    kz_logbuf_t *logbuf;
+    kz_cfgslot_t *cfg;     /**< the current configuration on this loop */
+    kz_cfgslot_t *retired; /**< older ones still used by requests */
+    apr_uint32_t generation;
+    apr_thread_t *thread;
+    int draining; /**< stopping: no accept, close idle connections */
+};
+
+typedef enum kz_conn_state {
+    KZ_CONN_READ_HEAD,
+    KZ_CONN_READ_BODY,
+    KZ_CONN_WRITE,
+    KZ_CONN_LINGER
+} kz_conn_state_e;
+
+struct kz_conn {
+    kz_loop_t *loop;
+    kz_conn_t *prev, *next; /**< loop->conns list, or the free list (next only) */
+    apr_socket_t *sock;
+    apr_os_sock_t fd;
+    apr_pollfd_t pfd;
+    apr_int16_t events; /**< registered poll events; 0 when not in the pollset */
+    kz_conn_state_e state;
+    char client_ip[64];
+    apr_port_t client_port;
+    char local_ip[64]; /**< filled on demand */
+    kz_buf_t *buf;
+    apr_size_t len;      /**< bytes in buf */
+    apr_size_t head_len; /**< the current request's head; body bytes follow it */
+    kz_http_scan_t scan;
+    apr_time_t deadline;
+    apr_time_t request_deadline; /**< the whole-request `timeout` */
+    int requests;
+    apr_size_t linger_bytes;
+    int open;
+    kz_request_t *req;
+};
+
+/** How the body of a response is held. */
+typedef enum kz_body_kind { KZ_BODY_NONE, KZ_BODY_MEM, KZ_BODY_FILE } kz_body_kind_e;
+
+struct kz_request {
+    apr_pool_t *pool;
+    kz_conn_t *conn;
+    kz_cfgslot_t *cfgslot;
+    const kz_runconf_t *rc;
+    const kz_conf_t *conf;
+    kz_http_head_t head;
+    kz_http_info_t info;
+    apr_time_t time;
+    const char *method;
+    int method_num; /**< an M_* value of http_method below */
+    const char *target; /**< as received */
+    const char *path;   /**< sanitized, decoded */
+    const char *query;  /**< after '?', or NULL */
+    const char *host;   /**< Host (lowercased? no: as received), NUL-terminated */
+    int head_only;      /**< HEAD */
+    /* body of the request */
+    apr_off_t body_left; /**< Content-Length bytes still to read */
+    kz_chunked_t chunked;
+    apr_off_t body_read;
+    int sent_continue;
+    /* response */
+    int status;
+    int close;                     /**< close the connection after the response */
+    int linger;                    /**< then drain what the client still sends (errors) */
+    apr_array_header_t *headers;   /**< kz_header_pair_t, in order */
+    kz_body_kind_e body_kind;
+    const char *body;
+    apr_off_t body_len;
+    apr_file_t *file;
+    apr_off_t file_offset;
+    /* writing */
+    struct iovec *iov;
+    int niov;
+    int iov_done;
+    apr_off_t body_sent; /**< body bytes written (for the log) */
+    apr_off_t bytes_sent;
+};
+
+/* ---- server.c ---- */
+apr_status_t kz_server_start(kz_server_t **out, kz_config_t *config, apr_pool_t *p);
+void kz_server_run(kz_server_t *server); /**< waits for control events until stopped */
+apr_status_t kz_runconf_create(kz_runconf_t **out, kz_config_t *config, const char **error);
+void kz_runconf_release(kz_runconf_t *rc);
+/** Makes sure the loop uses the newest configuration before a request starts. */
+kz_cfgslot_t *kz_loop_config(kz_loop_t *loop);
+void kz_cfgslot_done(kz_loop_t *loop, kz_cfgslot_t *slot);
+
+/* ---- loop.c ---- */
+apr_status_t kz_loop_create(kz_loop_t **out, kz_server_t *server, int id, apr_pool_t *p);
+void *APR_THREAD_FUNC kz_loop_main(apr_thread_t *thread, void *data);
+void kz_loop_update_now(kz_loop_t *loop);
+kz_buf_t *kz_loop_buf_get(kz_loop_t *loop);
+void kz_loop_buf_put(kz_loop_t *loop, kz_buf_t *buf);
+void kz_conn_set_events(kz_conn_t *c, apr_int16_t events);
+void kz_conn_close(kz_conn_t *c);
+
+/* ---- conn.c ---- */
+void kz_conn_start(kz_conn_t *c);
+void kz_conn_on_event(kz_conn_t *c, apr_int16_t events);
+void kz_conn_on_timeout(kz_conn_t *c);
+
+/* ---- request.c ---- */
+/** Runs the pipeline for a request whose head (and body) has been read; fills the response. */
+void kz_request_handle(kz_request_t *r);
+
+/* ---- response.c ---- */
+void kz_response_header(kz_request_t *r, const char *name, const char *value);
+const char *kz_response_header_get(const kz_request_t *r, const char *name);
+/** Sets an error response: status, the built-in page, Content-Type. */
+void kz_response_error(kz_request_t *r, int status);
+/** Builds the response head and the iovecs; the connection then writes them. */
+void kz_response_prepare(kz_request_t *r);
+/** Writes what is pending; APR_SUCCESS when all is sent, EAGAIN when the socket is full. */
+apr_status_t kz_response_write(kz_request_t *r);
+
+/* ---- static.c ---- */
+int kz_static_handle(kz_request_t *r);
+
+#endif

@@ -1,0 +1,279 @@
+/*
+ * The server's life: derive what a configuration needs at run time (MIME table, opened document
+ * roots), bind the listeners, start one event loop per worker, then wait for control events —
+ * stop gracefully, reload the configuration (a bad one is logged and the old one keeps serving),
+ * reopen the logs. A reload swaps the current configuration under a mutex; each loop picks it up
+ * at its next request and frees the old one when its last request on it ends.
+ */
+#include "core.h"
+
+#include "kz_listen.h"
+#include "kz_os.h"
+
+#include <apr_atomic.h>
+#include <apr_strings.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static void open_root(kz_runconf_t *rc, const char *wwwroot, apr_pool_t *p)
+{
+    kz_root_t *root;
+
+    if (!wwwroot || apr_hash_get(rc->roots, wwwroot, APR_HASH_KEY_STRING)) {
+        return;
+    }
+    if (kz_root_open(&root, wwwroot, p) == APR_SUCCESS) {
+        apr_hash_set(rc->roots, wwwroot, APR_HASH_KEY_STRING, root);
+    }
+}
+
+apr_status_t kz_runconf_create(kz_runconf_t **out, kz_config_t *config, const char **error)
+{
+    apr_pool_t *p = config->pool;
+    kz_runconf_t *rc = apr_pcalloc(p, sizeof(*rc));
+
+    rc->config = config;
+    rc->refs = 1;
+    if (config->global.mime_types_file) {
+        rc->mime = kz_mime_load(config->global.mime_types_file, error, p);
+        if (!rc->mime) {
+            return APR_EINVAL;
+        }
+    } else {
+        rc->mime = kz_mime_builtin(p);
+    }
+    rc->roots = apr_hash_make(p);
+    open_root(rc, config->global_conf->wwwroot, p);
+    for (int i = 0; i < config->vhosts->nelts; i++) {
+        const kz_vhost_t *vh = &APR_ARRAY_IDX(config->vhosts, i, kz_vhost_t);
+        open_root(rc, vh->conf->wwwroot, p);
+        rc->has_ip_hosts |= vh->ip != NULL;
+        for (int j = 0; vh->locations && j < vh->locations->nelts; j++) {
+            open_root(rc, APR_ARRAY_IDX(vh->locations, j, kz_location_t).conf->wwwroot, p);
+        }
+    }
+    *out = rc;
+    return APR_SUCCESS;
+}
+
+void kz_runconf_release(kz_runconf_t *rc)
+{
+    if (apr_atomic_dec32(&rc->refs) == 0) {
+        apr_pool_destroy(rc->config->pool);
+    }
+}
+
+static kz_runconf_t *server_acquire(kz_server_t *s, apr_uint32_t *generation)
+{
+    kz_runconf_t *rc;
+
+    apr_thread_mutex_lock(s->mutex);
+    rc = s->current;
+    apr_atomic_inc32(&rc->refs);
+    *generation = apr_atomic_read32(&s->generation);
+    apr_thread_mutex_unlock(s->mutex);
+    return rc;
+}
+
+kz_cfgslot_t *kz_loop_config(kz_loop_t *loop)
+{
+    if (loop->generation != apr_atomic_read32(&loop->server->generation) || !loop->cfg) {
+        kz_cfgslot_t *slot = calloc(1, sizeof(*slot)); /* outlives requests; see retire */
+        if (!slot) {
+            abort();
+        }
+        slot->rc = server_acquire(loop->server, &loop->generation);
+        if (loop->cfg && loop->cfg->users == 0) {
+            kz_runconf_release(loop->cfg->rc);
+            free(loop->cfg);
+        } else if (loop->cfg) {
+            loop->cfg->retired = 1;
+            loop->cfg->next = loop->retired;
+            loop->retired = loop->cfg;
+        }
+        loop->cfg = slot;
+    }
+    loop->cfg->users++;
+    return loop->cfg;
+}
+
+void kz_cfgslot_done(kz_loop_t *loop, kz_cfgslot_t *slot)
+{
+    kz_cfgslot_t **pp;
+
+    if (--slot->users > 0 || !slot->retired) {
+        return;
+    }
+    for (pp = &loop->retired; *pp; pp = &(*pp)->next) {
+        if (*pp == slot) {
+            *pp = slot->next;
+            break;
+        }
+    }
+    kz_runconf_release(slot->rc);
+    free(slot);
+}
+
+/* Binds every address of `port` for every loop: SO_REUSEPORT gives each loop its own socket. */
+static apr_status_t server_listen(kz_server_t *s, const kz_global_t *g)
+{
+    int reuse = kz_listen_reuseport_supported();
+
+    s->listeners = apr_array_make(s->pool, 2, sizeof(kz_listen_addr_t));
+    for (int i = 0; i < g->listen->nelts; i++) {
+        kz_listen_addr_t addr = APR_ARRAY_IDX(g->listen, i, kz_listen_addr_t);
+        for (int l = 0; l < s->nloops; l++) {
+            kz_loop_t *loop = s->loops[l];
+            apr_socket_t *sock;
+            apr_status_t rv;
+
+            if (l > 0 && !reuse) {
+                sock = APR_ARRAY_IDX(s->loops[0]->listeners, i, apr_socket_t *);
+            } else if ((rv = kz_listen_open(&sock, addr.host, addr.port, reuse, s->pool)) !=
+                       APR_SUCCESS) {
+                char msg[256];
+                fprintf(stderr, "karpacz: cannot listen on %s:%u: %s\n",
+                        addr.host ? addr.host : "*", addr.port, apr_strerror(rv, msg, sizeof(msg)));
+                return rv;
+            }
+            if (l == 0 && addr.port == 0) {
+                addr.port = kz_listen_port(sock); /* the others share the port the system chose */
+            }
+            APR_ARRAY_PUSH(loop->listeners, apr_socket_t *) = sock;
+        }
+        APR_ARRAY_PUSH(s->listeners, kz_listen_addr_t) = addr;
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t kz_server_start(kz_server_t **out, kz_config_t *config, apr_pool_t *p)
+{
+    kz_server_t *s = apr_pcalloc(p, sizeof(*s));
+    const kz_global_t *g = &config->global;
+    const char *error = NULL;
+    apr_uint32_t fds;
+    apr_status_t rv;
+
+    s->pool = p;
+    apr_thread_mutex_create(&s->mutex, APR_THREAD_MUTEX_DEFAULT, p);
+    if ((rv = kz_runconf_create(&s->current, config, &error)) != APR_SUCCESS) {
+        fprintf(stderr, "karpacz: %s\n", error);
+        return rv;
+    }
+    rv = kz_logger_start(&s->logger, g->log_path, g->error_log_path, &error, p);
+    if (rv != APR_SUCCESS) {
+        fprintf(stderr, "karpacz: %s\n", error);
+        return rv;
+    }
+    kz_os_raise_fd_limit((apr_uint32_t)g->max_connections * 2 + 64, &fds);
+    s->nloops = g->workers;
+    s->loops = apr_pcalloc(p, sizeof(kz_loop_t *) * (apr_size_t)s->nloops);
+    for (int i = 0; i < s->nloops; i++) {
+        if ((rv = kz_loop_create(&s->loops[i], s, i, p)) != APR_SUCCESS) {
+            return rv;
+        }
+        kz_loop_config(s->loops[i]);
+        kz_cfgslot_done(s->loops[i], s->loops[i]->cfg);
+    }
+    if ((rv = server_listen(s, g)) != APR_SUCCESS) {
+        return rv;
+    }
+    for (int i = 0; i < s->listeners->nelts; i++) {
+        kz_listen_addr_t *a = &APR_ARRAY_IDX(s->listeners, i, kz_listen_addr_t);
+        const char *host = a->host ? a->host : "[::]";
+        printf("Karpacz listening on %s%s%s:%u\n", strchr(host, ':') && host[0] != '[' ? "[" : "",
+               host, strchr(host, ':') && host[0] != '[' ? "]" : "", a->port);
+    }
+    fflush(stdout);
+    kz_log_error(s->logger, NULL, KZ_LOG_NOTICE, 1, "Karpacz %s started with %d workers, %u fds",
+                 KZ_VERSION_STRING, s->nloops, fds);
+    for (int i = 0; i < s->nloops; i++) {
+        apr_thread_create(&s->loops[i]->thread, NULL, kz_loop_main, s->loops[i], p);
+    }
+    *out = s;
+    return APR_SUCCESS;
+}
+
+static int same_listeners(const kz_global_t *a, const kz_global_t *b)
+{
+    if (a->listen->nelts != b->listen->nelts || a->workers != b->workers) {
+        return 0;
+    }
+    for (int i = 0; i < a->listen->nelts; i++) {
+        const kz_listen_addr_t *x = &APR_ARRAY_IDX(a->listen, i, kz_listen_addr_t);
+        const kz_listen_addr_t *y = &APR_ARRAY_IDX(b->listen, i, kz_listen_addr_t);
+        if (x->port != y->port || (x->host == NULL) != (y->host == NULL) ||
+            (x->host && strcmp(x->host, y->host) != 0)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static void server_reload(kz_server_t *s)
+{
+    kz_config_t *config;
+    kz_diag_t *diag;
+    kz_runconf_t *rc, *old;
+    const char *error = NULL;
+    const char *file = s->current->config->file;
+    apr_pool_t *tmp;
+
+    apr_pool_create(&tmp, s->pool);
+    if (kz_config_load(&config, &diag, file, s->pool) != APR_SUCCESS ||
+        kz_runconf_create(&rc, config, &error) != APR_SUCCESS) {
+        for (int i = 0; diag && i < diag->errors->nelts; i++) {
+            kz_log_error(s->logger, NULL, KZ_LOG_ERR, 3, "reload: %s",
+                         APR_ARRAY_IDX(diag->errors, i, const char *));
+        }
+        if (error) {
+            kz_log_error(s->logger, NULL, KZ_LOG_ERR, 3, "reload: %s", error);
+        }
+        kz_log_error(s->logger, NULL, KZ_LOG_ERR, 4,
+                     "reload of %s failed; the running configuration stays", file);
+        apr_pool_destroy(tmp);
+        return;
+    }
+    apr_pool_destroy(tmp);
+    if (!same_listeners(&s->current->config->global, &config->global)) {
+        kz_log_error(s->logger, NULL, KZ_LOG_WARN, 5,
+                     "reload: port and workers changes take effect at the next restart");
+    }
+    apr_thread_mutex_lock(s->mutex);
+    old = s->current;
+    s->current = rc;
+    apr_atomic_inc32(&s->generation);
+    apr_thread_mutex_unlock(s->mutex);
+    kz_runconf_release(old);
+    for (int i = 0; i < s->nloops; i++) {
+        apr_pollset_wakeup(s->loops[i]->pollset);
+    }
+    kz_log_error(s->logger, NULL, KZ_LOG_NOTICE, 6, "configuration %s reloaded", file);
+}
+
+void kz_server_run(kz_server_t *server)
+{
+    for (;;) {
+        switch (kz_os_event_wait(apr_time_from_sec(1))) {
+        case KZ_OS_EVENT_STOP:
+            kz_log_error(server->logger, NULL, KZ_LOG_NOTICE, 7, "stopping");
+            apr_atomic_set32(&server->stopping, 1);
+            for (int i = 0; i < server->nloops; i++) {
+                apr_status_t rv;
+                apr_pollset_wakeup(server->loops[i]->pollset);
+                apr_thread_join(&rv, server->loops[i]->thread);
+            }
+            kz_log_error(server->logger, NULL, KZ_LOG_NOTICE, 8, "stopped");
+            kz_logger_stop(server->logger);
+            return;
+        case KZ_OS_EVENT_RELOAD:
+            server_reload(server);
+            break;
+        case KZ_OS_EVENT_REOPEN:
+            kz_logger_reopen(server->logger);
+            break;
+        default:
+            break;
+        }
+    }
+}

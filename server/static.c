@@ -1,0 +1,111 @@
+/*
+ * Static files (RFC 9110 §9.3.1–9.3.2): GET and HEAD of files under wwwroot, opened beneath the
+ * root so no symbolic link leads outside it, index files for directories, a 301 for a directory
+ * named without its slash, and bodies sent with sendfile.
+ */
+#include "core.h"
+#include "url.h"
+
+#include <apr_strings.h>
+#include <string.h>
+
+static const char *const index_files[] = {"index.html", "index.htm", "index.xhtml"};
+
+/* Maps an open error to a status, logging what the administrator should know. */
+static int open_error(kz_request_t *r, apr_status_t rv)
+{
+    kz_loop_t *loop = r->conn->loop;
+
+    if (rv == KZ_STATUS_ESCAPE) {
+        kz_log_error(loop->server->logger, loop->logbuf, KZ_LOG_WARN, 201,
+                     "refused %s: it resolves outside wwwroot %s", r->path, r->conf->wwwroot);
+        return 403;
+    }
+    if (APR_STATUS_IS_ENOENT(rv) || APR_STATUS_IS_ENOTDIR(rv) || APR_STATUS_IS_ENAMETOOLONG(rv)) {
+        return 404;
+    }
+    if (APR_STATUS_IS_EACCES(rv) || rv == APR_FROM_OS_ERROR(EPERM) ||
+        rv == APR_FROM_OS_ERROR(ELOOP)) {
+        return 403;
+    }
+    kz_log_error(loop->server->logger, loop->logbuf, KZ_LOG_ERR, 202, "cannot open %s in %s: %d",
+                 r->path, r->conf->wwwroot, rv);
+    return 500;
+}
+
+/* A directory: its index file, or 403 (directory listings come with the static-files work). */
+static int open_index(kz_request_t *r, kz_root_t *root, const char *rel, apr_file_t **file,
+                      apr_finfo_t *fi)
+{
+    for (apr_size_t i = 0; i < sizeof(index_files) / sizeof(index_files[0]); i++) {
+        const char *name = apr_pstrcat(r->pool, rel, index_files[i], NULL);
+        apr_status_t rv =
+            kz_root_open_file(file, fi, root, name, r->conf->allow_symlinks_outside, r->pool);
+
+        if (rv == APR_SUCCESS) {
+            r->path = apr_pstrcat(r->pool, r->path, index_files[i], NULL);
+            return 0;
+        }
+        if (!APR_STATUS_IS_ENOENT(rv)) {
+            return open_error(r, rv);
+        }
+    }
+    return 403;
+}
+
+static int redirect_to_directory(kz_request_t *r)
+{
+    const char *loc = apr_pstrcat(r->pool, kz_url_encode_path(r->path, r->pool), "/",
+                                  r->query ? "?" : "", r->query ? r->query : "", NULL);
+
+    kz_response_error(r, 301);
+    kz_response_header(r, "Location", loc);
+    return KZ_DONE;
+}
+
+int kz_static_handle(kz_request_t *r)
+{
+    kz_root_t *root;
+    apr_file_t *file;
+    apr_finfo_t fi;
+    apr_status_t rv;
+    const char *rel = r->path + 1, *type;
+    int rc;
+
+    if (!r->conf->wwwroot) {
+        return KZ_DECLINED;
+    }
+    root = apr_hash_get(r->rc->roots, r->conf->wwwroot, APR_HASH_KEY_STRING);
+    if (!root) {
+        return 404;
+    }
+    rv = kz_root_open_file(&file, &fi, root, rel, r->conf->allow_symlinks_outside, r->pool);
+    if (rv != APR_SUCCESS) {
+        return open_error(r, rv);
+    }
+    if (fi.filetype == APR_DIR) {
+        if (r->path[strlen(r->path) - 1] != '/') {
+            return redirect_to_directory(r);
+        }
+        apr_file_close(file);
+        if ((rc = open_index(r, root, rel, &file, &fi)) != 0) {
+            return rc;
+        }
+    }
+    if (fi.filetype != APR_REG) {
+        return 501; /* a device, a socket, a FIFO: as the original */
+    }
+    if (!r->head_only && strcmp(r->method, "GET") != 0) {
+        kz_response_error(r, 405);
+        kz_response_header(r, "Allow", "GET, HEAD, OPTIONS");
+        return KZ_DONE;
+    }
+    type = kz_mime_lookup(r->rc->mime, r->path);
+    kz_response_header(r, "Content-Type", type ? type : "application/octet-stream");
+    r->status = 200;
+    r->body_kind = KZ_BODY_FILE;
+    r->file = file;
+    r->file_offset = 0;
+    r->body_len = fi.size;
+    return KZ_DONE;
+}

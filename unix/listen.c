@@ -1,0 +1,164 @@
+/*
+ * POSIX implementation of runtime/kz_listen.h: SO_REUSEPORT listeners, accept4 with
+ * SOCK_NONBLOCK, TCP_NODELAY, and addresses formatted with inet_ntop.
+ */
+#include "kz_listen.h"
+
+#include <apr_portable.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define KZ_LISTEN_BACKLOG 4096
+
+int kz_listen_reuseport_supported(void)
+{
+#ifdef SO_REUSEPORT
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+static apr_status_t set_int_opt(apr_socket_t *sock, int level, int name, int value)
+{
+    apr_os_sock_t fd;
+
+    apr_os_sock_get(&fd, sock);
+    if (setsockopt(fd, level, name, &value, sizeof(value)) != 0) {
+        return errno;
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t kz_listen_open(apr_socket_t **out, const char *host, apr_port_t port, int reuseport,
+                            apr_pool_t *p)
+{
+    apr_sockaddr_t *sa;
+    apr_socket_t *sock;
+    apr_status_t rv;
+
+    /* No host: try the IPv6 wildcard first (dual stack), then IPv4. */
+    rv = apr_sockaddr_info_get(&sa, host, host ? APR_UNSPEC : APR_INET6, port, 0, p);
+    if (rv != APR_SUCCESS && !host) {
+        rv = apr_sockaddr_info_get(&sa, NULL, APR_INET, port, 0, p);
+    }
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    rv = apr_socket_create(&sock, sa->family, SOCK_STREAM, APR_PROTO_TCP, p);
+    if (rv != APR_SUCCESS && !host && sa->family == APR_INET6) {
+        if ((rv = apr_sockaddr_info_get(&sa, NULL, APR_INET, port, 0, p)) == APR_SUCCESS) {
+            rv = apr_socket_create(&sock, sa->family, SOCK_STREAM, APR_PROTO_TCP, p);
+        }
+    }
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    apr_socket_opt_set(sock, APR_SO_REUSEADDR, 1);
+    if (sa->family == APR_INET6 && !host) {
+        apr_socket_opt_set(sock, APR_IPV6_V6ONLY, 0);
+    }
+#ifdef SO_REUSEPORT
+    if (reuseport && (rv = set_int_opt(sock, SOL_SOCKET, SO_REUSEPORT, 1)) != APR_SUCCESS) {
+        return rv;
+    }
+#endif
+    if ((rv = apr_socket_bind(sock, sa)) != APR_SUCCESS ||
+        (rv = apr_socket_listen(sock, KZ_LISTEN_BACKLOG)) != APR_SUCCESS) {
+        apr_socket_close(sock);
+        return rv;
+    }
+    apr_socket_opt_set(sock, APR_SO_NONBLOCK, 1);
+    apr_socket_timeout_set(sock, 0);
+    *out = sock;
+    return APR_SUCCESS;
+}
+
+apr_port_t kz_listen_port(apr_socket_t *sock)
+{
+    apr_sockaddr_t *sa;
+
+    if (apr_socket_addr_get(&sa, APR_LOCAL, sock) != APR_SUCCESS) {
+        return 0;
+    }
+    return sa->port;
+}
+
+static void format_addr(const struct sockaddr_storage *ss, char *ip, size_t iplen,
+                        apr_port_t *port)
+{
+    ip[0] = '\0';
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
+        inet_ntop(AF_INET, &in->sin_addr, ip, (socklen_t)iplen);
+        if (port) {
+            *port = ntohs(in->sin_port);
+        }
+    } else if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
+        if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
+            inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], ip, (socklen_t)iplen);
+        } else {
+            inet_ntop(AF_INET6, &in6->sin6_addr, ip, (socklen_t)iplen);
+        }
+        if (port) {
+            *port = ntohs(in6->sin6_port);
+        }
+    }
+}
+
+apr_status_t kz_listen_accept(kz_accepted_t *conn, apr_socket_t *listener)
+{
+    struct sockaddr_storage peer;
+    socklen_t len = sizeof(peer);
+    apr_os_sock_t lfd;
+    int fd, one = 1;
+
+    apr_os_sock_get(&lfd, listener);
+    do {
+        fd = accept4(lfd, (struct sockaddr *)&peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    } while (fd < 0 && errno == EINTR);
+    if (fd < 0) {
+        return errno;
+    }
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    conn->fd = fd;
+    format_addr(&peer, conn->ip, sizeof(conn->ip), &conn->port);
+    return APR_SUCCESS;
+}
+
+apr_status_t kz_socket_local_ip(char *ip, apr_size_t len, apr_os_sock_t fd)
+{
+    struct sockaddr_storage local;
+    socklen_t llen = sizeof(local);
+
+    if (getsockname(fd, (struct sockaddr *)&local, &llen) != 0) {
+        ip[0] = '\0';
+        return errno;
+    }
+    format_addr(&local, ip, len, NULL);
+    return APR_SUCCESS;
+}
+
+int kz_listen_out_of_fds(apr_status_t status)
+{
+    return status == EMFILE || status == ENFILE || status == ENOBUFS || status == ENOMEM;
+}
+
+apr_status_t kz_socket_wrap(apr_socket_t **sock, apr_os_sock_t fd, apr_pool_t *p)
+{
+    int fresh = *sock == NULL;
+    apr_status_t rv = apr_os_sock_put(sock, &fd, p);
+
+    if (rv == APR_SUCCESS && fresh) {
+        /* The descriptor is already non-blocking (accept4); this records it in APR once. */
+        apr_socket_opt_set(*sock, APR_SO_NONBLOCK, 1);
+        apr_socket_timeout_set(*sock, 0);
+    }
+    return rv;
+}
