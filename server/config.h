@@ -225,7 +225,10 @@ apr_status_t kz_config_load_string(kz_config_t **out, kz_diag_t **diag, const ch
 const kz_conf_t *kz_config_select(const kz_config_t *config, const char *host, apr_size_t host_len,
                                   const char *local_ip, const char *path);
 
-/** The merged value of a property in conf, or NULL when unset. */
+/**
+ * The merged value of a property in conf, or NULL when unset. A KZ_PT_STRING_LIST property
+ * written as one string reads as a list of one.
+ */
 const kz_value_t *kz_conf_get(const kz_conf_t *conf, const char *name);
 
 #endif

@@ -8,6 +8,7 @@
 #define KZ_CORE_H
 
 #include "config.h"
+#include "filecache.h"
 #include "http_parse.h"
 #include "kz.h"
 #include "kz_fs.h"
@@ -37,7 +38,7 @@ typedef struct kz_runconf {
 
 struct kz_server {
     apr_pool_t *pool;
-    kz_runconf_t *current;      /**< guarded by mutex */
+    kz_runconf_t *current; /**< guarded by mutex */
     volatile apr_uint32_t generation;
     apr_thread_mutex_t *mutex;
     kz_logger_t *logger;
@@ -85,6 +86,7 @@ struct kz_loop {
     char date[32];
     apr_time_t next_sweep;
     kz_logbuf_t *logbuf;
+    kz_filecache_t *filecache;
     kz_cfgslot_t *cfg;     /**< the current configuration on this loop */
     kz_cfgslot_t *retired; /**< older ones still used by requests */
     apr_uint32_t generation;
@@ -135,7 +137,7 @@ struct kz_request {
     kz_http_info_t info;
     apr_time_t time;
     const char *method;
-    int method_num; /**< an M_* value of http_method below */
+    int method_num;     /**< an M_* value of http_method below */
     const char *target; /**< as received */
     const char *path;   /**< sanitized, decoded */
     const char *query;  /**< after '?', or NULL */
@@ -148,9 +150,9 @@ struct kz_request {
     int sent_continue;
     /* response */
     int status;
-    int close;                     /**< close the connection after the response */
-    int linger;                    /**< then drain what the client still sends (errors) */
-    apr_array_header_t *headers;   /**< kz_header_pair_t, in order */
+    int close;                   /**< close the connection after the response */
+    int linger;                  /**< then drain what the client still sends (errors) */
+    apr_array_header_t *headers; /**< kz_header_pair_t, in order */
     kz_body_kind_e body_kind;
     const char *body;
     apr_off_t body_len;

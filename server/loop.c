@@ -16,6 +16,10 @@
 #define KZ_SWEEP_INTERVAL apr_time_from_msec(500)
 #define KZ_ACCEPT_BATCH   64
 #define KZ_MAX_FREE_BUFS  64
+/* The open-file cache of each loop: entries, bytes of small files held, largest such file. */
+#define KZ_FC_ENTRIES      1024
+#define KZ_FC_CONTENT      (32 * 1024 * 1024)
+#define KZ_FC_FILE_CONTENT (32 * 1024)
 
 /* Where a connection's poll descriptor points: a tag tells listeners from connections. */
 static const char listener_tag[] = "listener";
@@ -115,6 +119,7 @@ apr_status_t kz_loop_create(kz_loop_t **out, kz_server_t *server, int id, apr_po
         return rv;
     }
     loop->logbuf = kz_logbuf_create(server->logger, pool);
+    loop->filecache = kz_filecache_create(KZ_FC_ENTRIES, KZ_FC_CONTENT, KZ_FC_FILE_CONTENT, pool);
     kz_loop_update_now(loop);
     *out = loop;
     return APR_SUCCESS;

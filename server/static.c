@@ -4,6 +4,7 @@
  * named without its slash, and bodies sent with sendfile.
  */
 #include "core.h"
+#include "filecache.h"
 #include "url.h"
 
 #include <apr_strings.h>
@@ -33,20 +34,27 @@ static int open_error(kz_request_t *r, apr_status_t rv)
     return 500;
 }
 
+static apr_status_t cache_open(kz_request_t *r, kz_root_t *root, const char *rel,
+                               kz_fcentry_t **entry)
+{
+    kz_loop_t *loop = r->conn->loop;
+
+    return kz_filecache_open(entry, loop->filecache, root, rel, r->conf->allow_symlinks_outside,
+                             loop->now, r->pool);
+}
+
 /* A directory: its index file, or 403 (directory listings come with the static-files work). */
-static int open_index(kz_request_t *r, kz_root_t *root, const char *rel, apr_file_t **file,
-                      apr_finfo_t *fi)
+static int open_index(kz_request_t *r, kz_root_t *root, const char *rel, kz_fcentry_t **entry)
 {
     for (apr_size_t i = 0; i < sizeof(index_files) / sizeof(index_files[0]); i++) {
         const char *name = apr_pstrcat(r->pool, rel, index_files[i], NULL);
-        apr_status_t rv =
-            kz_root_open_file(file, fi, root, name, r->conf->allow_symlinks_outside, r->pool);
+        apr_status_t rv = cache_open(r, root, name, entry);
 
-        if (rv == APR_SUCCESS) {
+        if (rv == APR_SUCCESS && (*entry)->finfo.filetype == APR_REG) {
             r->path = apr_pstrcat(r->pool, r->path, index_files[i], NULL);
             return 0;
         }
-        if (!APR_STATUS_IS_ENOENT(rv)) {
+        if (rv != APR_SUCCESS && !APR_STATUS_IS_ENOENT(rv)) {
             return open_error(r, rv);
         }
     }
@@ -66,10 +74,9 @@ static int redirect_to_directory(kz_request_t *r)
 int kz_static_handle(kz_request_t *r)
 {
     kz_root_t *root;
-    apr_file_t *file;
-    apr_finfo_t fi;
+    kz_fcentry_t *e;
     apr_status_t rv;
-    const char *rel = r->path + 1, *type;
+    const char *type;
     int rc;
 
     if (!r->conf->wwwroot) {
@@ -79,20 +86,18 @@ int kz_static_handle(kz_request_t *r)
     if (!root) {
         return 404;
     }
-    rv = kz_root_open_file(&file, &fi, root, rel, r->conf->allow_symlinks_outside, r->pool);
-    if (rv != APR_SUCCESS) {
+    if ((rv = cache_open(r, root, r->path + 1, &e)) != APR_SUCCESS) {
         return open_error(r, rv);
     }
-    if (fi.filetype == APR_DIR) {
+    if (e->finfo.filetype == APR_DIR) {
         if (r->path[strlen(r->path) - 1] != '/') {
             return redirect_to_directory(r);
         }
-        apr_file_close(file);
-        if ((rc = open_index(r, root, rel, &file, &fi)) != 0) {
+        if ((rc = open_index(r, root, r->path + 1, &e)) != 0) {
             return rc;
         }
     }
-    if (fi.filetype != APR_REG) {
+    if (e->finfo.filetype != APR_REG) {
         return 501; /* a device, a socket, a FIFO: as the original */
     }
     if (!r->head_only && strcmp(r->method, "GET") != 0) {
@@ -103,9 +108,14 @@ int kz_static_handle(kz_request_t *r)
     type = kz_mime_lookup(r->rc->mime, r->path);
     kz_response_header(r, "Content-Type", type ? type : "application/octet-stream");
     r->status = 200;
-    r->body_kind = KZ_BODY_FILE;
-    r->file = file;
-    r->file_offset = 0;
-    r->body_len = fi.size;
+    r->body_len = e->finfo.size;
+    if (e->content) {
+        r->body_kind = KZ_BODY_MEM;
+        r->body = e->content;
+    } else {
+        r->body_kind = KZ_BODY_FILE;
+        r->file = e->file;
+        r->file_offset = 0;
+    }
     return KZ_DONE;
 }

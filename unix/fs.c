@@ -118,8 +118,10 @@ apr_status_t kz_root_open_file(apr_file_t **out, apr_finfo_t *finfo, kz_root_t *
     rv = apr_os_file_put(&file, &fd, APR_FOPEN_READ, p);
     if (rv == APR_SUCCESS) {
         apr_pool_cleanup_register(p, file, file_cleanup, apr_pool_cleanup_null);
-        rv = apr_file_info_get(finfo, APR_FINFO_TYPE | APR_FINFO_SIZE | APR_FINFO_MTIME |
-                                          APR_FINFO_INODE | APR_FINFO_DEV, file);
+        rv = apr_file_info_get(finfo,
+                               APR_FINFO_TYPE | APR_FINFO_SIZE | APR_FINFO_MTIME | APR_FINFO_INODE |
+                                   APR_FINFO_DEV,
+                               file);
         if (rv == APR_INCOMPLETE) {
             rv = APR_SUCCESS;
         }

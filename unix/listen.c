@@ -89,8 +89,7 @@ apr_port_t kz_listen_port(apr_socket_t *sock)
     return sa->port;
 }
 
-static void format_addr(const struct sockaddr_storage *ss, char *ip, size_t iplen,
-                        apr_port_t *port)
+static void format_addr(const struct sockaddr_storage *ss, char *ip, size_t iplen, apr_port_t *port)
 {
     ip[0] = '\0';
     if (ss->ss_family == AF_INET) {

@@ -50,8 +50,8 @@ int main(int argc, char **argv)
         if (only && strcmp(only, s->name) != 0) {
             continue;
         }
-        CU_pSuite suite = CU_add_suite_with_setup_and_teardown(s->name, NULL, NULL, pool_setup,
-                                                               pool_teardown);
+        CU_pSuite suite =
+            CU_add_suite_with_setup_and_teardown(s->name, NULL, NULL, pool_setup, pool_teardown);
         for (const kz_test_case_t *c = s->cases; c->name; c++) {
             CU_add_test(suite, c->name, c->fn);
         }

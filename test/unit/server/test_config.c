@@ -784,10 +784,13 @@ static void test_include_problems(void)
 /* A chain of 18 files, each including the next: the 17th include is refused. */
 static void test_include_depth(void)
 {
-    char *dir = apr_psprintf(kz_test_pool, "/tmp/kz_cfg_depth_%" APR_TIME_T_FMT, apr_time_now());
+    const char *tmp = NULL;
+    char *dir;
     kz_config_t *cfg;
     kz_diag_t *diag;
 
+    CU_ASSERT_EQUAL_FATAL(apr_temp_dir_get(&tmp, kz_test_pool), APR_SUCCESS);
+    dir = apr_psprintf(kz_test_pool, "%s/kz_cfg_depth_%" APR_TIME_T_FMT, tmp, apr_time_now());
     CU_ASSERT_EQUAL_FATAL(apr_dir_make(dir, APR_FPROT_OS_DEFAULT, kz_test_pool), APR_SUCCESS);
     for (int i = 0; i < 18; i++) {
         apr_file_t *f;

@@ -1,0 +1,47 @@
+/*
+ * The open-file cache (nginx's open_file_cache idea), one per event loop so it takes no lock:
+ * a path under a root maps to its open descriptor and stat result, and for small files to
+ * their content, so a hot static file costs no open, fstat, read or close per request and is
+ * sent with its head in a single writev. Entries are checked against the file system again
+ * once they are a second old; a replaced or changed file gets a new entry. Entries are
+ * reference-counted, so a request keeps its descriptor while the cache moves on.
+ */
+#ifndef KZ_FILECACHE_H
+#define KZ_FILECACHE_H
+
+#include "kz_fs.h"
+
+#include <apr_file_info.h>
+#include <apr_pools.h>
+#include <apr_time.h>
+
+typedef struct kz_filecache kz_filecache_t;
+
+typedef struct kz_fcentry {
+    apr_finfo_t finfo;   /**< type, size, mtime, inode */
+    apr_file_t *file;    /**< open descriptor of a regular file (in the entry's pool) */
+    const char *content; /**< the whole file when it is small, else NULL */
+    /* internal */
+    struct kz_fcentry *prev, *next; /**< LRU list, most recent first */
+    kz_filecache_t *cache;
+    apr_pool_t *pool;
+    const void *root;
+    const char *key;
+    apr_time_t checked;
+    int refs;
+    int stale;
+} kz_fcentry_t;
+
+/** Limits of one cache: entries, and bytes of content held. */
+kz_filecache_t *kz_filecache_create(int max_entries, apr_size_t max_content,
+                                    apr_size_t max_file_content, apr_pool_t *p);
+
+/**
+ * Opens rel beneath root through the cache. On success *entry is referenced until pool (the
+ * request's) is destroyed. Directories are cached too (without a descriptor). Errors are those
+ * of kz_root_open_file and are not cached.
+ */
+apr_status_t kz_filecache_open(kz_fcentry_t **entry, kz_filecache_t *cache, kz_root_t *root,
+                               const char *rel, int allow_escape, apr_time_t now, apr_pool_t *pool);
+
+#endif
