@@ -75,9 +75,22 @@ static int is_ows(char c)
 
 /* ---- Scanner ---------------------------------------------------------------------------- */
 
-/* A complete line [line_start, line_start + line_len) followed by CRLF ending at next. */
-static int scan_end_line(kz_http_scan_t *scan, apr_size_t line_len, apr_size_t next,
-                         const kz_http_limits_t *limits, apr_size_t *head_len)
+/*
+ * Whether a request line ends in " HTTP/" DIGIT "." DIGIT. Checked as soon as the line is
+ * complete, so an HTTP/0.9 client, which never sends an empty line, gets its 400 at once.
+ */
+static int ends_in_version(const char *line, apr_size_t n)
+{
+    if (n <= 9) {
+        return 0;
+    }
+    const char *v = line + n - 9;
+    return memcmp(v, " HTTP/", 6) == 0 && is_digit(v[6]) && v[7] == '.' && is_digit(v[8]);
+}
+
+/* A complete line of line_len bytes at buf + scan->line_start, its CRLF ending at next. */
+static int scan_end_line(kz_http_scan_t *scan, const char *buf, apr_size_t line_len,
+                         apr_size_t next, const kz_http_limits_t *limits, apr_size_t *head_len)
 {
     if (line_len == 0 && scan->lines == 0) {
         /* Only empty lines precede: each is exactly CRLF, so line_start counts them twice. */
@@ -85,6 +98,9 @@ static int scan_end_line(kz_http_scan_t *scan, apr_size_t line_len, apr_size_t n
     }
     if (scan->lines == 0 && line_len > limits->max_request_line) {
         return 414;
+    }
+    if (scan->lines == 0 && !ends_in_version(buf + scan->line_start, line_len)) {
+        return 400;
     }
     if (scan->lines > 0 && line_len > limits->max_field) {
         return 431;
@@ -150,7 +166,7 @@ int kz_http_scan_head(kz_http_scan_t *scan, const char *buf, apr_size_t len,
         if (buf[at + 1] != '\n') {
             return 400;
         }
-        int rc = scan_end_line(scan, at - scan->line_start, at + 2, limits, head_len);
+        int rc = scan_end_line(scan, buf, at - scan->line_start, at + 2, limits, head_len);
         scan->pos = scan->line_start = at + 2;
         if (rc != KZ_PARSE_AGAIN) {
             return rc;

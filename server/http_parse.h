@@ -34,7 +34,9 @@ typedef struct kz_http_scan {
  * call stopped. Empty lines before the request line are tolerated (RFC 9112 §2.2), at most 4.
  * Returns KZ_PARSE_AGAIN while the head is incomplete and within limits; KZ_PARSE_OK with
  * *head_len set to the length of the head including its final CRLF CRLF; or an error status:
- * 400 for a bare LF or a bare CR, 414 when the request line is longer than max_request_line,
+ * 400 for a bare LF, a bare CR, more than 4 leading empty lines or a request line that does
+ * not end in " HTTP/" DIGIT "." DIGIT (HTTP/0.9 is refused before its client waits for more),
+ * 414 when the request line is longer than max_request_line,
  * 431 when a field line, the head or the number of fields passes its limit.
  */
 int kz_http_scan_head(kz_http_scan_t *scan, const char *buf, apr_size_t len,
@@ -69,6 +71,7 @@ typedef struct kz_http_head {
  * empty or invalid field name, a line without a colon, a NUL, bare CR or other control byte but
  * HTAB in a value), 505 for a well-formed version whose major is not 1, 431 when there are more
  * than max_fields fields. HTTP/1.x with x >= 2 is taken as HTTP/1.1 (RFC 9110 §2.5).
+ * Bytes 0x80-0xFF are allowed in the target (the URL sanitizer judges them) and in values.
  */
 int kz_http_parse_head(kz_http_head_t *head, char *buf, apr_size_t head_len,
                        kz_http_field_t *fields, int max_fields);
@@ -87,13 +90,17 @@ typedef struct kz_http_info {
 /**
  * Checks a parsed head and fills info. Returns KZ_PARSE_OK or an error status:
  * 400 for HTTP/1.1 without Host, more than one Host, a Host value that is not uri-host [ ":"
- * port ] (RFC 3986: reg-name, IPv4, or an IP literal in brackets), a Content-Length that is
- * not 1*DIGIT or that overflows, more than one Content-Length field (even with equal values) or
- * a list in one, Content-Length together with Transfer-Encoding, Transfer-Encoding in an
- * HTTP/1.0 request, or a Transfer-Encoding whose last coding is not chunked; 501 for a transfer
- * coding other than chunked; 417 for an Expect value other than 100-continue.
+ * port ] (RFC 3986: reg-name, IPv4, or an IP literal in brackets; an empty host is refused, an
+ * empty port accepted), a Content-Length that is not 1*DIGIT or that overflows, more than one
+ * Content-Length field (even with equal values) or a list in one, Content-Length together with
+ * Transfer-Encoding, Transfer-Encoding in an HTTP/1.0 request, or a Transfer-Encoding that is
+ * empty or has a coding after chunked (chunked not last, or twice); 501 for a Transfer-Encoding
+ * naming any other coding ("gzip, chunked", "identity"); 417 for an Expect value other than
+ * 100-continue.
  * keep_alive follows RFC 9112 §9.3: HTTP/1.1 persists unless Connection has "close"; HTTP/1.0
  * only with "keep-alive". Connection is a comma-separated, case-insensitive token list.
+ * In HTTP/1.0, 100-continue and Upgrade are ignored (RFC 9110 §10.1.1, §7.8). On an error,
+ * keep_alive is 0: the body's framing is unknown, so the connection must close.
  */
 int kz_http_analyze(kz_http_info_t *info, const kz_http_head_t *head);
 

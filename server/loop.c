@@ -362,6 +362,22 @@ void *APR_THREAD_FUNC kz_loop_main(apr_thread_t *thread, void *data)
     }
     loop_release_closed(loop);
     kz_logbuf_flush(loop->logbuf);
-    apr_thread_exit(thread, APR_SUCCESS);
+    /* A plain return: apr_thread_exit() would unwind through pthread_exit for nothing. */
     return NULL;
+}
+
+void kz_loop_destroy(kz_loop_t *loop)
+{
+    if (loop->cfg) {
+        kz_runconf_release(loop->cfg->rc);
+        free(loop->cfg);
+        loop->cfg = NULL;
+    }
+    while (loop->retired) {
+        kz_cfgslot_t *slot = loop->retired;
+        loop->retired = slot->next;
+        kz_runconf_release(slot->rc);
+        free(slot);
+    }
+    apr_pool_destroy(loop->pool); /* and its allocator, which it owns */
 }

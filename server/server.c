@@ -265,6 +265,10 @@ void kz_server_run(kz_server_t *server)
             }
             kz_log_error(server->logger, NULL, KZ_LOG_NOTICE, 8, "stopped");
             kz_logger_stop(server->logger);
+            for (int i = 0; i < server->nloops; i++) {
+                kz_loop_destroy(server->loops[i]);
+            }
+            kz_runconf_release(server->current);
             return;
         case KZ_OS_EVENT_RELOAD:
             server_reload(server);

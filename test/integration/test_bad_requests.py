@@ -100,6 +100,29 @@ ROWS = [
     ("two Content-Lengths", g("/index.html", H + "Content-Length: 1\r\nContent-Length: 0\r\n"),
      {400}, True, False),
 ]
+ROWS += [
+    # more target forms (RFC 9112 §3.2)
+    ("target without a leading slash", req("GET index.html HTTP/1.1", close=True), {400}, False,
+     False),
+    ("asterisk target with GET", req("GET * HTTP/1.1", close=True), {400}, False, False),
+    ("absolute-form with another scheme", req("GET ftp://localhost/index.html HTTP/1.1",
+                                              close=True), {400}, False, False),
+    ("Host with userinfo", g("/index.html", "Host: user@localhost\r\n"), {400}, True, False),
+    ("NUL in the method", req("GE\x00T /index.html HTTP/1.1"), {400}, True, False),
+    ("five empty lines before the request", "\r\n" * 5 + g("/index.html"), {400}, True, False),
+    # transfer codings (RFC 9112 §6.1): smuggling shapes
+    ("chunked then another coding", g("/index.html", H + "Transfer-Encoding: chunked\r\n"
+                                      "Transfer-Encoding: x\r\n") + "0\r\n\r\n",
+     {400, 501}, True, False),
+    ("chunked, identity", g("/index.html", H + "Transfer-Encoding: chunked, identity\r\n")
+     + "0\r\n\r\n", {400, 501}, True, False),
+    ("unknown coding", g("/index.html", H + "Transfer-Encoding: xchunked\r\n") + "0\r\n\r\n",
+     {400, 501}, True, False),
+    ("Transfer-Encoding in HTTP/1.0", "GET /index.html HTTP/1.0\r\nTransfer-Encoding: chunked"
+     "\r\n\r\n0\r\n\r\n", {400}, True, False),
+    ("chunk size overflow", g("/index.html", H + "Transfer-Encoding: chunked\r\n") +
+     "f" * 20 + "\r\n", {400, 413}, True, False),
+]
 for _cl in ("+5", "-1", "0x10", "1Z", "1, 1", ""):
     ROWS.append(("Content-Length %r" % _cl, g("/index.html", H + "Content-Length: %s\r\n" % _cl),
                  {400}, True, False))
@@ -108,6 +131,8 @@ MARK = "ZQXJMARK"
 BIG_ROWS = [
     ("one 10 KB header", g("/index.html", H + "X-Big: " + MARK * 1280 + "\r\n")),
     ("a 64 KB Cookie", g("/index.html", H + "Cookie: a=" + MARK * 8192 + "\r\n")),
+    ("20 KB of headers in 1 KB fields", g("/index.html", H + "".join(
+        "X-%d: %s\r\n" % (i, MARK * 125) for i in range(20)))),
     ("150 headers", g("/index.html", H + "".join("X-%s-%d: v\r\n" % (MARK, i)
                                                    for i in range(150)))),
 ]
@@ -160,6 +185,19 @@ class BadRequestTest(KzTestCase):
                 resp = self.run_row(data, {400, 431}, True, False)
                 self.assertNotIn(MARK.encode(), resp.body, "the error page echoes the header")
                 self.assert_serving("/index.html", INDEX)
+
+    def test_nothing_after_a_fatal_error_is_served(self):
+        # A request pipelined behind a request the server must refuse is never answered: the
+        # framing of whatever follows an error cannot be trusted.
+        for bad in (req("GET /index .html HTTP/1.1"), g("/index.html", H + H),
+                    g("/index.html", H + "Content-Length: 3\r\nTransfer-Encoding: chunked\r\n")):
+            with self.subTest(bad=bad[:30]):
+                conn = self.server.connect()
+                with conn:
+                    conn.send(bad + g("/index.html"))
+                    resp = conn.read_response()
+                    self.assertEqual(resp.status, 400)
+                    self.assert_closed(conn)
 
     def test_limits_are_not_off_by_one(self):
         # The 8192-byte request line limit: a target just within it is served (404), not 414.

@@ -61,7 +61,7 @@ class CommandLineTest(unittest.TestCase):
 
     def assert_no_sanitizer(self, res):
         for marker in ("AddressSanitizer", "LeakSanitizer", "runtime error"):
-            self.assertNotIn(marker.encode(), res.stderr)
+            self.assertNotIn(marker.encode(), res.stderr, res.stderr[-3000:])
 
     def test_version(self):
         res = run("-v")
@@ -130,15 +130,16 @@ class CommandLineTest(unittest.TestCase):
         path = self.write("main.yaml", GOOD + "include:\n  - conf.d/*.yaml\n")
         res = run("-t", "-c", path)
         self.assertEqual(res.returncode, 1)
-        self.assertRegex(res.stderr.decode(),
-                         r"(?m)^%s:2:\d+: error: property 'maximumConnections': \S" % re.escape(inc))
+        want = r"(?m)^%s:2:\d+: error: property 'maximumConnections': \S" % re.escape(inc)
+        self.assertRegex(res.stderr.decode(), want)
 
     def test_bad_file_at_start_up_exits_1(self):
         path = self.write("bad.yaml", BAD)
         res = run("-c", path)
-        self.assertEqual(res.returncode, 1)
+        self.assertEqual(res.returncode, 1, res.stderr[-3000:])
         self.assertNotIn(b"listening", res.stdout)
         self.assertIn(b"maximumConnections", res.stderr)
+        self.assert_no_sanitizer(res)
 
     def test_port_in_use_at_start_up_exits_1(self):
         holder = socket.socket()
@@ -149,9 +150,10 @@ class CommandLineTest(unittest.TestCase):
             path = self.write("busy.yaml", to_yaml({"global": {"port": "127.0.0.1:%d" % port,
                                                                "wwwroot": "www"}}) + "\n")
             res = run("-c", path)
-            self.assertEqual(res.returncode, 1)
+            self.assertEqual(res.returncode, 1, res.stderr[-3000:])
             self.assertNotIn(b"listening", res.stdout)
             self.assertIn(str(port).encode(), res.stderr)
+            self.assert_no_sanitizer(res)
         finally:
             holder.close()
 

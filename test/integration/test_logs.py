@@ -8,7 +8,7 @@ import os
 import re
 import time
 
-from kzharness import KzTestCase, base_global, curl, wait_for, write_file
+from kzharness import KzTestCase, curl, wait_for, write_file
 
 MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
 QUOTED = r'"((?:[^"\\\x00-\x1f\x7f-\xff]|\\.|\\x[0-9a-fA-F]{2})*)"'

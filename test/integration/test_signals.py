@@ -42,7 +42,7 @@ class ServerPerTest(unittest.TestCase):
         rc, _ = self.server.stop()
         report = self.server.sanitizer_report()
         shutil.rmtree(self.root, ignore_errors=True)
-        self.assertIsNone(report, report)
+        self.assertTrue(report is None, "sanitizer report in stderr:\n%s" % (report or "")[-3000:])
         self.assertEqual(rc, 0)
 
     def config(self, wwwroot, gen, **extra):
@@ -55,11 +55,17 @@ class ServerPerTest(unittest.TestCase):
         resp, body = self.server.request("GET", path)
         return resp.status, body, resp.getheader("X-Gen")
 
+    def failed_reloads(self):
+        """Error-log lines about a failed reload."""
+        return [l for l in read_file(self.error_path).splitlines()
+                if b"reload" in l.lower() and b"fail" in l.lower()]
+
     def stop_and_check(self, sig, within=5.0):
         rc, took = self.server.stop(sig=sig, timeout=within)
         self.assertEqual(rc, 0, self.server.stderr()[-2000:])
         self.assertLess(took, within)
-        self.assertIsNone(self.server.sanitizer_report())
+        report = self.server.sanitizer_report()
+        self.assertTrue(report is None, "sanitizer report in stderr:\n%s" % (report or "")[-3000:])
 
 
 class ReloadTest(ServerPerTest):
@@ -73,8 +79,7 @@ class ReloadTest(ServerPerTest):
         bad = self.config("www2", "2", maximumConnections=-1)
         self.server.write_config(bad)
         self.server.send_signal(signal.SIGHUP)
-        line = wait_for(lambda: [l for l in read_file(self.error_path).splitlines()
-                                 if b"reload" in l.lower()], timeout=5)
+        line = wait_for(self.failed_reloads, timeout=5)
         self.assertTrue(line, "no reload line in the error log: %r" % read_file(self.error_path))
         self.assertTrue(any(b"maximumConnections" in l or self.server.config_path.encode() in l
                             for l in line), line)
@@ -83,11 +88,10 @@ class ReloadTest(ServerPerTest):
             self.assertEqual(self.fetch(), (200, b"one\n", "1"))
 
         # 2. A configuration that is not even YAML.
-        before = len(read_file(self.error_path).splitlines())
+        before = len(self.failed_reloads())
         self.server.write_config("global:\n  port: [\n")
         self.server.send_signal(signal.SIGHUP)
-        self.assertTrue(wait_for(lambda: len([l for l in read_file(self.error_path).splitlines()
-                                              [before:] if b"reload" in l.lower()]), timeout=5))
+        self.assertTrue(wait_for(lambda: len(self.failed_reloads()) > before, timeout=5))
         self.assertEqual(self.fetch(), (200, b"one\n", "1"))
 
         # 3. A good one: new wwwroot and customHeaders take effect.
@@ -102,6 +106,25 @@ class ReloadTest(ServerPerTest):
         resp = early.read_response()
         self.assertEqual((resp.body, resp.header("X-Gen")), (b"two\n", "2"))
         early.close()
+
+    def test_failed_reload_after_a_good_one(self):
+        # Good reload, then bad ones: the configuration in service must stay intact while a
+        # rejected one is parsed (its memory must not be shared with or freed under it).
+        self.server.write_config(self.config("www2", "2"))
+        self.server.send_signal(signal.SIGHUP)
+        self.assertTrue(wait_for(lambda: self.fetch()[2] == "2", timeout=5))
+        for n in range(1, 4):
+            bad = self.config("www1", "3", maximumConnections=-1)
+            bad["hosts"] = [{"domain": "h%d.test" % k, "wwwroot": "www1",
+                             "customHeaders": {"X-Pad": "p" * 50}} for k in range(200)]
+            self.server.write_config(bad)
+            self.server.send_signal(signal.SIGHUP)
+            self.assertTrue(wait_for(lambda: len(self.failed_reloads()) >= n, timeout=5),
+                            "no failed-reload line %d in the error log" % n)
+            for _ in range(4):
+                resp, body = self.server.request("GET", "/index.html")
+                self.assertEqual((resp.status, body, resp.getheader("X-Gen")), (200, b"two\n", "2"))
+                self.assertEqual(resp.getheader("Content-Type").split(";")[0], "text/html")
 
     def test_many_reloads_under_traffic(self):
         # Reloads while requests run: every answer is one configuration or the other, whole.

@@ -218,6 +218,23 @@ class StaticTest(KzTestCase):
                 self.assert_error_page(resp)
                 self.assertIn(b"<html", resp.body.lower())
 
+    def test_errors_keep_the_connection_and_head_has_no_body(self):
+        conn = self.server.connect()
+        with conn:
+            conn.send("GET /missing HTTP/1.1\r\n" + H + "\r\n")
+            page = conn.read_response()
+            self.assertEqual(page.status, 404)
+            conn.send("HEAD /missing HTTP/1.1\r\n" + H + "\r\n")
+            head = conn.read_response(head_request=True)
+            self.assertEqual(head.status, 404)
+            self.assertEqual(head.header("Content-Length"), str(len(page.body)))
+            conn.send("HEAD /d1 HTTP/1.1\r\n" + H + "\r\n")
+            head = conn.read_response(head_request=True)
+            self.assertEqual(head.status, 301)
+            conn.send("GET /a.txt HTTP/1.1\r\n" + H + "\r\n")
+            resp = conn.read_response()
+            self.assertEqual((resp.status, resp.body), (200, FILES["a.txt"]))
+
     def test_percent_decoding_and_dot_segments(self):
         for path, data in (("/sp%20ace.txt", b"space\n"), ("/a%2etxt", FILES["a.txt"]),
                            ("/%61.txt", FILES["a.txt"]), ("/d1/../a.txt", FILES["a.txt"]),
@@ -453,7 +470,8 @@ class StaticTest(KzTestCase):
             self.assertEqual((resp.status, resp.body), (200, FILES["a.txt"]))
 
     def test_unknown_expectation_is_417(self):
-        resp = self.one("GET /a.txt HTTP/1.1\r\n" + H + "Expect: teapot\r\nConnection: close\r\n\r\n")
+        resp = self.one("GET /a.txt HTTP/1.1\r\n" + H +
+                        "Expect: teapot\r\nConnection: close\r\n\r\n")
         self.assertEqual(resp.status, 417)
 
     def test_content_length_body_is_consumed(self):
@@ -492,8 +510,8 @@ class StaticTest(KzTestCase):
             self.assertEqual((resp.status, resp.body), (200, FILES["a.txt"]))
 
     def test_bad_chunked_body_is_400_and_close(self):
-        for body in ("zz\r\nhello\r\n0\r\n\r\n", "5\r\nhelloXX0\r\n\r\n", "-5\r\nhello\r\n0\r\n\r\n",
-                     "5\nhello\n0\n\n", "0x5\r\nhello\r\n0\r\n\r\n"):
+        for body in ("zz\r\nhello\r\n0\r\n\r\n", "5\r\nhelloXX0\r\n\r\n",
+                     "-5\r\nhello\r\n0\r\n\r\n", "5\nhello\n0\n\n", "0x5\r\nhello\r\n0\r\n\r\n"):
             with self.subTest(body=body):
                 conn = self.server.connect()
                 with conn:
@@ -640,3 +658,25 @@ class StaticTest(KzTestCase):
         os.chmod(path, 0)
         resp, _ = self.get("/private.txt")
         self.assertEqual(resp.status, 403)
+
+
+class SpecialFileTest(KzTestCase):
+    """A FIFO in wwwroot (behaviour spec §4: a special file → 501). Opening one for reading
+    blocks until a writer comes, so a server that opens it like a file hangs a whole loop."""
+
+    @classmethod
+    def populate(cls, root):
+        write_file(os.path.join(root, "www", "index.html"), INDEX)
+        os.mkfifo(os.path.join(root, "www", "fifo"))
+        os.mkfifo(os.path.join(root, "www", "fifo.html"))
+
+    def test_fifo_is_501_and_the_server_stays_responsive(self):
+        for path in ("/fifo", "/fifo.html"):
+            with self.subTest(path=path):
+                conn = self.server.connect(timeout=3)
+                with conn:
+                    conn.send("GET %s HTTP/1.1\r\n%sConnection: close\r\n\r\n" % (path, H))
+                    resp = conn.read_response(timeout=3)
+                    self.assertEqual(resp.status, 501)
+                for _ in range(4):  # both workers
+                    self.assert_serving("/index.html", INDEX)

@@ -89,17 +89,17 @@ static const error_case_t error_cases[] = {
     ERR("empty Host", "GET / HTTP/1.1\r\nHost:\r\n\r\n", 'A', 400),
     ERR("two Hosts in HTTP/1.0", "GET / HTTP/1.0\r\nHost: a\r\nHost: a\r\n\r\n", 'A', 400),
     /* request line, RFC 9112 §3 */
-    ERR("version HTTP/1.11", "GET / HTTP/1.11\r\nHost: a\r\n\r\n", 'P', 400),
+    ERR("version HTTP/1.11", "GET / HTTP/1.11\r\nHost: a\r\n\r\n", 'S', 400),
     ERR("version HTTP/2.0", "GET / HTTP/2.0\r\nHost: a\r\n\r\n", 'P', 505),
     ERR("version HTTP/0.9 spelled out", "GET / HTTP/0.9\r\n\r\n", 'P', 505),
     ERR("version HTTP/3.5", "GET / HTTP/3.5\r\n\r\n", 'P', 505),
-    ERR("HTTP/0.9 request (no version)", "GET /\r\n\r\n", 'P', 400),
-    ERR("version lowercase", "GET / http/1.1\r\nHost: a\r\n\r\n", 'P', 400),
-    ERR("version without minor", "GET / HTTP/1\r\nHost: a\r\n\r\n", 'P', 400),
-    ERR("version two-digit major", "GET / HTTP/10.1\r\nHost: a\r\n\r\n", 'P', 400),
-    ERR("version followed by a space", "GET / HTTP/1.1 \r\nHost: a\r\n\r\n", 'P', 400),
+    ERR("HTTP/0.9 request (no version)", "GET /\r\n\r\n", 'S', 400),
+    ERR("version lowercase", "GET / http/1.1\r\nHost: a\r\n\r\n", 'S', 400),
+    ERR("version without minor", "GET / HTTP/1\r\nHost: a\r\n\r\n", 'S', 400),
+    ERR("version two-digit major", "GET / HTTP/10.1\r\nHost: a\r\n\r\n", 'S', 400),
+    ERR("version followed by a space", "GET / HTTP/1.1 \r\nHost: a\r\n\r\n", 'S', 400),
     ERR("tab after method", "GET\t/ HTTP/1.1\r\nHost: a\r\n\r\n", 'P', 400),
-    ERR("tab before version", "GET /\tHTTP/1.1\r\nHost: a\r\n\r\n", 'P', 400),
+    ERR("tab before version", "GET /\tHTTP/1.1\r\nHost: a\r\n\r\n", 'S', 400),
     ERR("two spaces after method", "GET  / HTTP/1.1\r\nHost: a\r\n\r\n", 'P', 400),
     ERR("two spaces before version", "GET /  HTTP/1.1\r\nHost: a\r\n\r\n", 'P', 400),
     ERR("space before method", " GET / HTTP/1.1\r\nHost: a\r\n\r\n", 'P', 400),
@@ -115,7 +115,7 @@ static const error_case_t error_cases[] = {
     ERR("target with a fragment", "GET /a#frag HTTP/1.1\r\nHost: a\r\n\r\n", 'P', 400),
     ERR("target with a raw NUL", "GET /a\0z HTTP/1.1\r\nHost: a\r\n\r\n", 'P', 400),
     ERR("NUL in the method", "G\0T / HTTP/1.1\r\nHost: a\r\n\r\n", 'P', 400),
-    ERR("NUL in the version", "GET / HTTP/1\0001\r\nHost: a\r\n\r\n", 'P', 400),
+    ERR("NUL in the version", "GET / HTTP/1\0001\r\nHost: a\r\n\r\n", 'S', 400),
     ERR("five leading empty lines", "\r\n\r\n\r\n\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n", 'S',
         400),
     ERR("only empty lines", "\r\n\r\n\r\n\r\n\r\n", 'S', 400),
@@ -215,6 +215,14 @@ static void test_parser_alone_refuses_scanner_errors(void)
         {LIT("GET / HTTP/1.1\r\nHost: a\n\n")},
         {LIT("\r\n\r\n\r\n\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n")},
         {LIT("\r\n\r\n")},
+        {LIT("GET /\r\n\r\n")},
+        {LIT("GET / HTTP/1.11\r\nHost: a\r\n\r\n")},
+        {LIT("GET / http/1.1\r\nHost: a\r\n\r\n")},
+        {LIT("GET /\tHTTP/1.1\r\nHost: a\r\n\r\n")},
+        {LIT("GET / HTTP/1.1 \r\nHost: a\r\n\r\n")},
+        {LIT("GET / HTTP/1\0001\r\nHost: a\r\n\r\n")},
+        {LIT("HTTP/1.1\r\n\r\n")},
+        {LIT(" HTTP/1.1\r\n\r\n")},
         {LIT("\r\n\r\n\r\n")},
         {LIT("GET / HTTP/1.1\r\n\r\n\r\n")},
         {LIT("GET / HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\n\r\n")},
@@ -603,6 +611,19 @@ static void test_request_line_pending_cr(void)
     CU_ASSERT_EQUAL(kz_http_scan_head(&scan, rl, 34, &small, &head_len), KZ_PARSE_AGAIN);
     CU_ASSERT_EQUAL(scan.lines, 1);
     CU_ASSERT_EQUAL(scan.line_start, 34);
+}
+
+/* An HTTP/0.9 client never sends an empty line: it is answered when its line ends. */
+static void test_http09_refused_at_once(void)
+{
+    static const char *lines[] = {"GET /\r\n", "GET / HTTP/1\r\n", " HTTP/1.1\r\n", "\r\nGET\r\n"};
+    apr_size_t head_len = 0;
+
+    for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+        kz_http_scan_t scan = {0};
+        CU_ASSERT_EQUAL(kz_http_scan_head(&scan, lines[i], strlen(lines[i]), &limits, &head_len),
+                        400);
+    }
 }
 
 /* The scanner state stays consistent through random splits of a pipelined stream. */
@@ -1090,6 +1111,7 @@ static const kz_test_case_t cases[] = {
     {"limits at their boundaries", test_limit_boundaries},
     {"414 before the line ends", test_request_line_refused_early},
     {"request line at the limit with a pending CR", test_request_line_pending_cr},
+    {"HTTP/0.9 refused when its line ends", test_http09_refused_at_once},
     {"scanner over random splits", test_scan_random_splits},
     {"parser max_fields", test_parse_max_fields},
     {"Host values", test_host_values},
