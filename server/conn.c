@@ -53,11 +53,14 @@ static void request_destroy(kz_conn_t *c)
     apr_pool_destroy(r->pool);
 }
 
+static void conn_read_head(kz_conn_t *c);
+
 void kz_conn_start(kz_conn_t *c)
 {
     c->state = KZ_CONN_READ_HEAD;
     c->deadline = c->loop->now + conn_global(c)->header_timeout;
-    kz_conn_set_events(c, APR_POLLIN);
+    /* The request often arrives with the connection: reading now saves a poll round. */
+    conn_read_head(c);
 }
 
 static void conn_linger(kz_conn_t *c)

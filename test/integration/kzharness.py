@@ -189,9 +189,14 @@ class KzServer:
             if f and not f.closed:
                 f.close()
 
-    def sanitizer_report(self):
+    def sanitizer_report(self, limit=6000):
+        """The first sanitizer report in stderr (from its first line, at most limit chars)."""
         err = self.stderr()
-        return err if any(m in err for m in SANITIZER_MARKERS) else None
+        hits = [err.find(m) for m in SANITIZER_MARKERS if m in err]
+        if not hits:
+            return None
+        start = err.rfind("\n", 0, min(hits)) + 1
+        return err[start:start + limit]
 
     # -- clients --
 
@@ -433,7 +438,7 @@ class KzTestCase(unittest.TestCase):
         stderr = server.stderr()
         shutil.rmtree(cls.root, ignore_errors=True)
         if report:
-            raise AssertionError("sanitizer report in stderr:\n" + report[-6000:])
+            raise AssertionError("sanitizer report in stderr:\n" + report)
         if rc != 0:
             raise AssertionError("karpacz exited with %s after SIGTERM (%.1fs); stderr:\n%s"
                                  % (rc, secs, stderr[-4000:]))

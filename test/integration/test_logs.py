@@ -8,7 +8,7 @@ import os
 import re
 import time
 
-from kzharness import KzTestCase, curl, wait_for, write_file
+from kzharness import KzTestCase, base_global, curl, wait_for, write_file
 
 MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
 QUOTED = r'"((?:[^"\\\x00-\x1f\x7f-\xff]|\\.|\\x[0-9a-fA-F]{2})*)"'
@@ -122,3 +122,41 @@ class AccessLogTest(KzTestCase):
             self.assertTrue(0x20 <= ch < 0x7F, "raw byte 0x%02x in the access log" % ch)
         for line in log.decode("ascii").split("\n")[:-1]:
             self.parse(line)
+
+
+class LongLogLineTest(KzTestCase):
+    """A line longer than the logger's 64 KiB buffer is cut; lines after it stay whole.
+    The header limits are raised so that one User-Agent can be 70,000 bytes."""
+
+    @classmethod
+    def config(cls, root):
+        return {"global": base_global(root, maximumRequestHeaderFieldSize=131072,
+                                      maximumRequestHeadersSize=262144, workers=1)}
+
+    @classmethod
+    def populate(cls, root):
+        write_file(os.path.join(root, "www", "a.txt"), A_TXT)
+
+    def test_cut_line_then_normal_lines(self):
+        conn = self.server.connect()
+        with conn:
+            # Pipelined on one connection, so every line goes to the same loop buffer.
+            conn.send("GET /a.txt?huge HTTP/1.1\r\nHost: x\r\nUser-Agent: " + "u" * 70000 +
+                      "\r\n\r\n" + "".join("GET /a.txt?after%d HTTP/1.1\r\nHost: x\r\n\r\n" % i
+                                           for i in range(3)))
+            for _ in range(4):
+                self.assertEqual(conn.read_response().body, A_TXT)
+        self.assert_serving("/a.txt?final", A_TXT)
+        line = wait_for(lambda: b"?final " in self.access_log(), timeout=3)
+        self.assertTrue(line, "no ?final line in the access log")
+        lines = self.access_log().split(b"\n")
+        huge = [l for l in lines if b"?huge " in l]
+        self.assertEqual(len(huge), 1)
+        self.assertTrue(huge[0].startswith(b"127.0.0.1 - - ["), huge[0][:40])
+        self.assertLessEqual(len(huge[0]), 65536)
+        for i in range(3):
+            found = [l for l in lines if b"?after%d " % i in l]
+            self.assertEqual(len(found), 1, "line ?after%d: %r" % (i, found))
+            self.assertRegex(found[0].decode("latin-1"),
+                             r'^127\.0\.0\.1 - - \[[^\]]+\] "GET /a\.txt\?after%d HTTP/1\.1" 200 6 '
+                             r'"-" "-"$' % i)
