@@ -42,6 +42,7 @@ struct kz_server {
     volatile apr_uint32_t generation;
     apr_thread_mutex_t *mutex;
     kz_logger_t *logger;
+    kz_mime_t *mime; /**< the built-in table, shared by every configuration */
     kz_loop_t **loops;
     int nloops;
     volatile apr_uint32_t stopping;
@@ -169,7 +170,8 @@ struct kz_request {
 /* ---- server.c ---- */
 apr_status_t kz_server_start(kz_server_t **out, kz_config_t *config, apr_pool_t *p);
 void kz_server_run(kz_server_t *server); /**< waits for control events until stopped */
-apr_status_t kz_runconf_create(kz_runconf_t **out, kz_config_t *config, const char **error);
+apr_status_t kz_runconf_create(kz_runconf_t **out, kz_config_t *config, kz_mime_t *builtin,
+                               const char **error);
 void kz_runconf_release(kz_runconf_t *rc);
 /** Makes sure the loop uses the newest configuration before a request starts. */
 kz_cfgslot_t *kz_loop_config(kz_loop_t *loop);

@@ -393,11 +393,14 @@ static void append_line(kz_logger_t *l, log_chunk_t **slot, kz_log_target_e t, i
                 return;
             }
         }
-        /* The last byte of a buffer is kept for the line's '\n'. */
+        /* The last byte of a buffer is kept for the line's '\n'; a buffer with no room left
+         * (a cut line filled it exactly) is handed over before anything is written. */
         o.pos = c->data + c->len;
         o.end = c->data + KZ_LOG_CHUNK - 1;
-        o.full = 0;
-        fn(&o, arg);
+        o.full = o.pos >= o.end;
+        if (!o.full) {
+            fn(&o, arg);
+        }
         if (o.full && c->len > 0 && attempt == 0) {
             if (!locked) {
                 lock(l);
@@ -544,7 +547,6 @@ static void *APR_THREAD_FUNC writer_main(apr_thread_t *thread, void *data)
         }
     }
     unlock(l);
-    apr_thread_exit(thread, APR_SUCCESS);
     return NULL;
 }
 

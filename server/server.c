@@ -27,7 +27,8 @@ static void open_root(kz_runconf_t *rc, const char *wwwroot, apr_pool_t *p)
     }
 }
 
-apr_status_t kz_runconf_create(kz_runconf_t **out, kz_config_t *config, const char **error)
+apr_status_t kz_runconf_create(kz_runconf_t **out, kz_config_t *config, kz_mime_t *builtin,
+                               const char **error)
 {
     apr_pool_t *p = config->pool;
     kz_runconf_t *rc = apr_pcalloc(p, sizeof(*rc));
@@ -40,7 +41,7 @@ apr_status_t kz_runconf_create(kz_runconf_t **out, kz_config_t *config, const ch
             return APR_EINVAL;
         }
     } else {
-        rc->mime = kz_mime_builtin(p);
+        rc->mime = builtin;
     }
     rc->roots = apr_hash_make(p);
     open_root(rc, config->global_conf->wwwroot, p);
@@ -146,23 +147,54 @@ static apr_status_t server_listen(kz_server_t *s, const kz_global_t *g)
     return APR_SUCCESS;
 }
 
+/* Undoes a start that failed half-way. */
+static void server_abandon(kz_server_t *s)
+{
+    for (int i = 0; i < s->nloops; i++) {
+        if (s->loops[i]) {
+            kz_loop_destroy(s->loops[i]);
+        }
+    }
+    if (s->logger) {
+        kz_logger_stop(s->logger);
+    }
+    kz_runconf_release(s->current);
+}
+
+static void print_listeners(const kz_server_t *s)
+{
+    for (int i = 0; i < s->listeners->nelts; i++) {
+        const kz_listen_addr_t *a = &APR_ARRAY_IDX(s->listeners, i, kz_listen_addr_t);
+        const char *host = a->host ? a->host : "[::]";
+        int bracket = strchr(host, ':') && host[0] != '[';
+        printf("Karpacz listening on %s%s%s:%u\n", bracket ? "[" : "", host, bracket ? "]" : "",
+               a->port);
+    }
+    fflush(stdout);
+}
+
 apr_status_t kz_server_start(kz_server_t **out, kz_config_t *config, apr_pool_t *p)
 {
     kz_server_t *s = apr_pcalloc(p, sizeof(*s));
     const kz_global_t *g = &config->global;
     const char *error = NULL;
-    apr_uint32_t fds;
+    apr_uint32_t fds = 0;
     apr_status_t rv;
 
     s->pool = p;
     apr_thread_mutex_create(&s->mutex, APR_THREAD_MUTEX_DEFAULT, p);
-    if ((rv = kz_runconf_create(&s->current, config, &error)) != APR_SUCCESS) {
+    /* The built-in MIME table is parsed once into the process pool and shared by every
+     * configuration, so it outlives reloads. */
+    s->mime = kz_mime_builtin(p);
+    if ((rv = kz_runconf_create(&s->current, config, s->mime, &error)) != APR_SUCCESS) {
         fprintf(stderr, "karpacz: %s\n", error);
         return rv;
     }
     rv = kz_logger_start(&s->logger, g->log_path, g->error_log_path, &error, p);
     if (rv != APR_SUCCESS) {
         fprintf(stderr, "karpacz: %s\n", error);
+        s->logger = NULL;
+        server_abandon(s);
         return rv;
     }
     kz_os_raise_fd_limit((apr_uint32_t)g->max_connections * 2 + 64, &fds);
@@ -170,21 +202,16 @@ apr_status_t kz_server_start(kz_server_t **out, kz_config_t *config, apr_pool_t 
     s->loops = apr_pcalloc(p, sizeof(kz_loop_t *) * (apr_size_t)s->nloops);
     for (int i = 0; i < s->nloops; i++) {
         if ((rv = kz_loop_create(&s->loops[i], s, i, p)) != APR_SUCCESS) {
+            server_abandon(s);
             return rv;
         }
-        kz_loop_config(s->loops[i]);
-        kz_cfgslot_done(s->loops[i], s->loops[i]->cfg);
+        kz_cfgslot_done(s->loops[i], kz_loop_config(s->loops[i]));
     }
     if ((rv = server_listen(s, g)) != APR_SUCCESS) {
+        server_abandon(s);
         return rv;
     }
-    for (int i = 0; i < s->listeners->nelts; i++) {
-        kz_listen_addr_t *a = &APR_ARRAY_IDX(s->listeners, i, kz_listen_addr_t);
-        const char *host = a->host ? a->host : "[::]";
-        printf("Karpacz listening on %s%s%s:%u\n", strchr(host, ':') && host[0] != '[' ? "[" : "",
-               host, strchr(host, ':') && host[0] != '[' ? "]" : "", a->port);
-    }
-    fflush(stdout);
+    print_listeners(s);
     kz_log_error(s->logger, NULL, KZ_LOG_NOTICE, 1, "Karpacz %s started with %d workers, %u fds",
                  KZ_VERSION_STRING, s->nloops, fds);
     for (int i = 0; i < s->nloops; i++) {
@@ -221,7 +248,7 @@ static void server_reload(kz_server_t *s)
 
     apr_pool_create(&tmp, s->pool);
     if (kz_config_load(&config, &diag, file, s->pool) != APR_SUCCESS ||
-        kz_runconf_create(&rc, config, &error) != APR_SUCCESS) {
+        kz_runconf_create(&rc, config, s->mime, &error) != APR_SUCCESS) {
         for (int i = 0; diag && i < diag->errors->nelts; i++) {
             kz_log_error(s->logger, NULL, KZ_LOG_ERR, 3, "reload: %s",
                          APR_ARRAY_IDX(diag->errors, i, const char *));

@@ -11,6 +11,7 @@ The binary is $KZ_BINARY, else build/karpacz in the repository.
 import hashlib
 import http.client
 import json
+import resource
 import os
 import re
 import shutil
@@ -111,8 +112,9 @@ def sha256(data):
 class KzServer:
     """One karpacz process in directory `root` (config at root/karpacz.yaml)."""
 
-    def __init__(self, root, config):
+    def __init__(self, root, config, nofile=None):
         self.root = root
+        self.nofile = nofile  # RLIMIT_NOFILE (soft and hard) for the server, or None
         self.config_path = os.path.join(root, "karpacz.yaml")
         self.stdout_path = os.path.join(root, "stdout.txt")
         self.stderr_path = os.path.join(root, "stderr.txt")
@@ -133,6 +135,7 @@ class KzServer:
             stdin=subprocess.DEVNULL,
             stdout=self._out,
             stderr=self._err,
+            preexec_fn=self._limit if self.nofile else None,
         )
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
@@ -152,6 +155,9 @@ class KzServer:
             "karpacz did not report a listener within %ss (exit %s)\nstdout: %s\nstderr: %s"
             % (START_TIMEOUT, rc, self.stdout(), self.stderr())
         )
+
+    def _limit(self):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (self.nofile, self.nofile))
 
     def stdout(self):
         return read_file(self.stdout_path).decode("utf-8", "replace")
@@ -406,6 +412,7 @@ class KzTestCase(unittest.TestCase):
     """One server per class: override config(root) and populate(root)."""
 
     server = None
+    nofile = None  # a descriptor limit for the server process
 
     @classmethod
     def config(cls, root):
@@ -420,7 +427,7 @@ class KzTestCase(unittest.TestCase):
         cls.root = tempfile.mkdtemp(prefix="kz-it-")
         try:
             cls.populate(cls.root)
-            cls.server = KzServer(cls.root, cls.config(cls.root)).start()
+            cls.server = KzServer(cls.root, cls.config(cls.root), cls.nofile).start()
             cls.port = cls.server.port
         except BaseException:
             if cls.server:

@@ -4,10 +4,11 @@ still served, then every one of the 1,000 answers another request.
 
 import os
 import resource
+import socket
 import time
 import unittest
 
-from kzharness import KzTestCase, RawConn, base_global, write_file
+from kzharness import KzTestCase, NoResponse, RawConn, base_global, wait_for, write_file
 
 N = 1000
 H = "Host: localhost\r\n"
@@ -61,3 +62,54 @@ class ManyConnectionsTest(KzTestCase):
                 c.close()
         self.assertLess(time.monotonic() - began, 60)
         self.assert_serving("/m.txt", BODY)
+
+
+class DescriptorExhaustionTest(KzTestCase):
+    """The server runs with only 64 descriptors. Connections are opened until they use them all:
+    the request that then cannot open its file gets a 500 page (with serverAdministratorEmail)
+    or a 503, never a crash; once connections close, waiting clients are accepted and served."""
+
+    nofile = 64
+
+    @classmethod
+    def config(cls, root):
+        return {"global": base_global(root, keepAliveTimeout=60000,
+                                      serverAdministratorEmail="admin@example.test")}
+
+    @classmethod
+    def populate(cls, root):
+        write_file(os.path.join(root, "www", "index.html"), "<p>index</p>\n")
+        write_file(os.path.join(root, "www", "m.txt"), BODY)
+
+    def test_out_of_descriptors(self):
+        conns, refused = [], None
+        try:
+            for i in range(self.nofile + 8):
+                c = RawConn(self.port, timeout=3)
+                conns.append(c)
+                c.send("GET /m.txt HTTP/1.1\r\n" + H + "\r\n")
+                try:
+                    resp = c.read_response(timeout=1.5)
+                except (socket.timeout, NoResponse):
+                    break  # not accepted (descriptors exhausted): it waits in the backlog
+                if resp.status != 200:
+                    refused = resp
+                    break
+            self.assertLess(i, self.nofile + 7, "64 descriptors never ran out")
+            if refused is not None:
+                self.assertIn(refused.status, (500, 503))
+                self.assert_error_page(refused)
+                if refused.status == 500:
+                    self.assertIn(b"admin@example.test", refused.body)
+            waiting = conns[-1] if refused is None else None
+            for c in conns[:10]:
+                c.close()
+            if waiting is not None:  # accepted now that descriptors are free again
+                resp = waiting.read_response(timeout=5)
+                self.assertEqual((resp.status, resp.body), (200, BODY))
+            self.assertTrue(wait_for(lambda: self.get("/m.txt")[0].status == 200, timeout=5))
+        finally:
+            for c in conns:
+                c.close()
+        for _ in range(5):
+            self.assert_serving("/m.txt", BODY)

@@ -19,6 +19,7 @@ from kzharness import (
     curl,
     read_file,
     sha256,
+    wait_for,
     write_file,
 )
 
@@ -428,6 +429,54 @@ class StaticTest(KzTestCase):
             for i in range(20):
                 resp = conn.read_response()
                 self.assertEqual(resp.body, FILES["a.txt" if i % 2 == 0 else "b.txt"])
+
+    def test_pipelined_burst_of_a_thousand(self):
+        # 1,000 requests (about 40 KB, more than one read buffer) in one send, answered in order.
+        names = ["a.txt", "b.txt", "c.txt"]
+        data = "".join("GET /%s HTTP/1.1\r\n%s\r\n" % (names[i % 3], H) for i in range(1000))
+        conn = self.server.connect(timeout=15)
+        with conn:
+            conn.send(data)
+            for i in range(1000):
+                resp = conn.read_response(timeout=15)
+                self.assertEqual((resp.status, resp.body), (200, FILES[names[i % 3]]), i)
+
+    def test_no_descriptor_leak(self):
+        fd_dir = "/proc/%d/fd" % self.server.proc.pid
+        paths = ["/a.txt", "/missing", "/d1", "/d1/", "/empty/", "/link-out.txt", "/big.bin",
+                 "/linkdir-out/f.txt", "/nope/deeper.txt"]
+        for p in paths:  # warm any caches first
+            self.get(p, method="HEAD")
+        before = len(os.listdir(fd_dir))
+        conn = self.server.http()
+        try:
+            for i in range(300):
+                conn.request("HEAD" if i % 2 else "GET", paths[i % len(paths)])
+                conn.getresponse().read()
+        finally:
+            conn.close()
+        time.sleep(0.2)
+        after = len(os.listdir(fd_dir))
+        self.assertLess(after - before, 20, "%d descriptors before, %d after" % (before, after))
+
+    def test_error_log_escapes_what_it_quotes(self):
+        # A refused symlink is logged with the request path: non-ASCII bytes come out as \xHH,
+        # and a path with control bytes (a forged line) is refused before it could be logged.
+        forged = "/linkdir-out/x%0a[2026-01-01 00:00:00] [crit] [KZ9999] forged%0d%1b[31m"
+        resp = self.one("GET %s HTTP/1.1\r\n%sConnection: close\r\n\r\n" % (forged, H))
+        self.assertIn(resp.status, (400, 403, 404))
+        resp = self.one("GET /linkdir-out/caf%c3%a9%e2%80%a8.txt HTTP/1.1\r\n" + H +
+                        "Connection: close\r\n\r\n")
+        self.assertEqual(resp.status, 403)
+        want = rb"(?i)/linkdir-out/caf\\xc3\\xa9\\xe2\\x80\\xa8\.txt"
+        self.assertTrue(wait_for(lambda: re.search(want, self.error_log()), timeout=3),
+                        "no escaped path in the error log: %r" % self.error_log()[-1000:])
+        log = self.error_log()
+        for ch in set(log) - {0x0A}:
+            self.assertTrue(0x20 <= ch < 0x7F, "raw byte 0x%02x in the error log" % ch)
+        for line in log.split(b"\n")[:-1]:
+            self.assertRegex(line, rb"^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\] ")
+        self.assertNotRegex(log, rb"(?m)^\[2026-01-01 00:00:00\]")
 
     # ---- request bodies ----
 
