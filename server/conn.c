@@ -311,24 +311,30 @@ static void conn_process(kz_conn_t *c)
     }
 }
 
+/* Waits for more of a head; an empty buffer goes back to the loop meanwhile. */
+static void conn_wait_head(kz_conn_t *c)
+{
+    if (c->len == 0 && c->buf) {
+        kz_loop_buf_put(c->loop, c->buf);
+        c->buf = NULL;
+    }
+    kz_conn_set_events(c, APR_POLLIN);
+}
+
 static void conn_read_head(kz_conn_t *c)
 {
     for (;;) {
-        apr_size_t n;
+        apr_size_t n, room;
         apr_status_t rv;
 
         if (!c->buf && !(c->buf = kz_loop_buf_get(c->loop))) {
             kz_conn_close(c);
             return;
         }
-        n = c->buf->size - c->len;
+        room = n = c->buf->size - c->len;
         rv = apr_socket_recv(c->sock, c->buf->data + c->len, &n);
         if (APR_STATUS_IS_EAGAIN(rv)) {
-            if (c->len == 0) {
-                kz_loop_buf_put(c->loop, c->buf);
-                c->buf = NULL;
-            }
-            kz_conn_set_events(c, APR_POLLIN);
+            conn_wait_head(c);
             return;
         }
         if (rv != APR_SUCCESS || n == 0) {
@@ -342,6 +348,12 @@ static void conn_read_head(kz_conn_t *c)
         c->len += n;
         conn_process(c);
         if (!c->open || c->state != KZ_CONN_READ_HEAD) {
+            return;
+        }
+        if (n < room) {
+            /* A short read drained the socket: the (level-triggered) poll says when more
+             * comes, which saves a read that would only say EAGAIN. */
+            conn_wait_head(c);
             return;
         }
     }
