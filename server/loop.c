@@ -105,7 +105,8 @@ apr_status_t kz_loop_create(kz_loop_t **out, kz_server_t *server, int id, apr_po
     loop->allocator = alloc;
     loop->accepting = 1;
     loop->buf_size = g->max_head + 4096;
-    loop->max_conns = g->max_connections / server->nloops + 1;
+    /* The cap is split between the loops, rounding up so the sum is never below it. */
+    loop->max_conns = (g->max_connections + server->nloops - 1) / server->nloops;
     loop->listeners = apr_array_make(pool, 2, sizeof(apr_socket_t *));
     apr_pool_cleanup_register(pool, loop, loop_cleanup, apr_pool_cleanup_null);
     rv = apr_pollset_create(&loop->pollset, (apr_uint32_t)loop->max_conns + 16, pool,

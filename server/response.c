@@ -85,7 +85,7 @@ void kz_response_prepare(kz_request_t *r)
     const apr_array_header_t *ch = r->conf->custom_headers;
     const kz_header_pair_t *h = (const kz_header_pair_t *)r->headers->elts;
     const char *reason = kz_status_reason(r->status);
-    apr_size_t size = 128 + strlen(reason) + strlen(g->server_header) + custom_headers_size(r);
+    apr_size_t size = 256 + strlen(reason) + strlen(g->server_header) + custom_headers_size(r);
     char *head, *p, num[32];
 
     if (r->status == 0) {

@@ -113,3 +113,41 @@ class DescriptorExhaustionTest(KzTestCase):
                 c.close()
         for _ in range(5):
             self.assert_serving("/m.txt", BODY)
+
+
+class ConnectionCapTest(KzTestCase):
+    """maximumConnections: with one worker and a cap of 3, three idle connections are held and
+    a fourth is refused politely with a 503 and closed; the three still work afterwards."""
+
+    @classmethod
+    def config(cls, root):
+        return {"global": base_global(root, workers=1, keepAliveTimeout=60000,
+                                      maximumConnections=3)}
+
+    @classmethod
+    def populate(cls, root):
+        write_file(os.path.join(root, "www", "index.html"), "<p>index</p>\n")
+        write_file(os.path.join(root, "www", "m.txt"), BODY)
+
+    def test_fourth_connection_gets_503(self):
+        conns = [RawConn(self.port, timeout=5) for _ in range(3)]
+        try:
+            for c in conns:
+                self.assertTrue(c.send("GET /m.txt HTTP/1.1\r\n" + H + "\r\n"))
+                resp = c.read_response(timeout=5)
+                self.assertEqual((resp.status, resp.body), (200, BODY))
+            with RawConn(self.port, timeout=5) as extra:
+                resp = extra.read_response(timeout=5)
+                self.assertEqual(resp.status, 503)
+                self.assertEqual(resp.header("Retry-After"), "1")
+                self.assertEqual((resp.header("Connection") or "").lower(), "close")
+                self.assertTrue(extra.closed(2.0))
+            for c in conns:
+                self.assertTrue(c.send("GET /m.txt?again HTTP/1.1\r\n" + H + "\r\n"))
+                resp = c.read_response(timeout=5)
+                self.assertEqual((resp.status, resp.body), (200, BODY))
+        finally:
+            for c in conns:
+                c.close()
+        # Once they are gone, new connections are served again.
+        self.assertTrue(wait_for(lambda: self.get("/m.txt")[0].status == 200, timeout=5))
