@@ -88,6 +88,9 @@ void kz_log_access(kz_logbuf_t *buf, const kz_access_record_t *rec);
  * formatted with apr_vsnprintf (so %pm works) and cut at 4 KiB. buf may be NULL (from a thread
  * without a loop: then the line goes to the writer's queue under its mutex); logger may be NULL
  * when buf is given. With neither, or after kz_logger_stop(), the line goes to standard error.
+ * Message ids are stable, one per place that logs, in ranges by source file: 1–99 server.c,
+ * 100–199 loop.c and conn.c, 200–299 static.c and request.c, 900–999 log.c; modules take
+ * 1000 and up (1000 per module).
  */
 void kz_log_error(kz_logger_t *logger, kz_logbuf_t *buf, kz_log_level_e level, int msgid,
                   const char *fmt, ...) __attribute__((format(printf, 5, 6)));

@@ -221,6 +221,11 @@ apr_status_t kz_server_start(kz_server_t **out, kz_config_t *config, apr_pool_t 
     return APR_SUCCESS;
 }
 
+static int same_string(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
 static int same_listeners(const kz_global_t *a, const kz_global_t *b)
 {
     if (a->listen->nelts != b->listen->nelts || a->workers != b->workers) {
@@ -262,9 +267,13 @@ static void server_reload(kz_server_t *s)
         return;
     }
     apr_pool_destroy(tmp);
-    if (!same_listeners(&s->current->config->global, &config->global)) {
+    if (!same_listeners(&s->current->config->global, &config->global) ||
+        !same_string(s->current->config->global.log_path, config->global.log_path) ||
+        !same_string(s->current->config->global.error_log_path, config->global.error_log_path) ||
+        s->current->config->global.max_head != config->global.max_head) {
         kz_log_error(s->logger, NULL, KZ_LOG_WARN, 5,
-                     "reload: port and workers changes take effect at the next restart");
+                     "reload: changes to port, workers, log files and "
+                     "maximumRequestHeadersSize take effect at the next restart");
     }
     apr_thread_mutex_lock(s->mutex);
     old = s->current;

@@ -508,9 +508,11 @@ def throughput(settings, tmp, www, nofile, live):
             for label, _, _ in SCENARIOS:
                 results[(label, s.name)] = {"rps": None, "status": "did not start"}
     runs = {}
-    for _ in range(settings.rounds):
+    for r in range(settings.rounds):
+        # The order rotates every round, so no server always runs first (or last) in a row.
+        order = up[r % len(up):] + up[:r % len(up)] if up else up
         for label, path, extra in SCENARIOS:
-            for s in up:
+            for s in order:
                 runs.setdefault((label, s.name), []).append(
                     measure(settings, s, label, path, extra))
     for s in servers:
