@@ -73,6 +73,7 @@ struct kz_loop {
     apr_array_header_t *listeners; /**< apr_socket_t * */
     apr_pollfd_t *listen_pfds;
     int accepting;
+    int close_removes;        /**< closing a descriptor takes it out of the pollset */
     apr_time_t accept_resume; /**< when accept was paused for lack of descriptors */
     kz_conn_t *conns;         /**< every open connection, for the timeout sweep */
     kz_conn_t *free_conns;

@@ -11,6 +11,7 @@
 #include <apr_strings.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define KZ_POLL_BATCH     256
 #define KZ_SWEEP_INTERVAL apr_time_from_msec(500)
@@ -119,6 +120,10 @@ apr_status_t kz_loop_create(kz_loop_t **out, kz_server_t *server, int id, apr_po
         apr_pool_destroy(pool);
         return rv;
     }
+    /* With epoll and kqueue, closing a descriptor takes it out of the set, and a NOCOPY pollset
+     * keeps no state of its own: the remove call before close() can be skipped. */
+    loop->close_removes = strcmp(apr_pollset_method_name(loop->pollset), "epoll") == 0 ||
+                          strcmp(apr_pollset_method_name(loop->pollset), "kqueue") == 0;
     loop->logbuf = kz_logbuf_create(server->logger, pool);
     loop->filecache = kz_filecache_create(KZ_FC_ENTRIES, KZ_FC_CONTENT, KZ_FC_FILE_CONTENT, pool);
     kz_loop_update_now(loop);
@@ -254,12 +259,10 @@ void kz_conn_close(kz_conn_t *c)
         return;
     }
     c->open = 0;
-    if (c->events) {
-        /* Closing the descriptor removes it from epoll; the pollset keeps no other state with
-         * APR_POLLSET_NOCOPY, but other backends do, so remove it properly. */
+    if (c->events && !loop->close_removes) {
         apr_pollset_remove(loop->pollset, &c->pfd);
-        c->events = 0;
     }
+    c->events = 0;
     apr_socket_close(c->sock);
     if (c->buf) {
         kz_loop_buf_put(loop, c->buf);

@@ -75,6 +75,8 @@ apr_status_t kz_listen_open(apr_socket_t **out, const char *host, apr_port_t por
     }
     apr_socket_opt_set(sock, APR_SO_NONBLOCK, 1);
     apr_socket_timeout_set(sock, 0);
+    /* Linux copies TCP_NODELAY from the listener to every accepted socket. */
+    set_int_opt(sock, IPPROTO_TCP, TCP_NODELAY, 1);
     *out = sock;
     return APR_SUCCESS;
 }
@@ -125,7 +127,11 @@ apr_status_t kz_listen_accept(kz_accepted_t *conn, apr_socket_t *listener)
     if (fd < 0) {
         return errno;
     }
+#ifndef __linux__
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+#else
+    (void)one; /* inherited from the listener */
+#endif
     conn->fd = fd;
     format_addr(&peer, conn->ip, sizeof(conn->ip), &conn->port);
     return APR_SUCCESS;
