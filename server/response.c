@@ -58,6 +58,18 @@ static char *append(char *p, const char *s, apr_size_t n)
 
 #define APPEND_LIT(p, lit) append(p, lit, sizeof(lit) - 1)
 
+/* Decimal digits of v, without apr_snprintf's format parsing (this runs per response). */
+static char *append_uint(char *p, apr_uint64_t v)
+{
+    char tmp[24], *t = tmp + sizeof(tmp);
+
+    do {
+        *--t = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return append(p, t, (apr_size_t)(tmp + sizeof(tmp) - t));
+}
+
 static char *append_field(char *p, const char *name, const char *value)
 {
     p = append(p, name, strlen(name));
@@ -84,18 +96,23 @@ void kz_response_prepare(kz_request_t *r)
     const kz_global_t *g = &r->rc->config->global;
     const apr_array_header_t *ch = r->conf->custom_headers;
     const kz_header_pair_t *h = (const kz_header_pair_t *)r->headers->elts;
-    const char *reason = kz_status_reason(r->status);
-    apr_size_t size = 256 + strlen(reason) + strlen(g->server_header) + custom_headers_size(r);
-    char *head, *p, num[32];
+    const char *reason;
+    apr_size_t size;
+    char *head, *p;
 
     if (r->status == 0) {
         r->status = 200;
     }
+    reason = kz_status_reason(r->status);
+    /* The fixed parts (status line, Date, framing, Connection) take well under 256 bytes. */
+    size = 256 + strlen(reason) + strlen(g->server_header) + custom_headers_size(r);
     for (int i = 0; i < r->headers->nelts; i++) {
         size += strlen(h[i].name) + strlen(h[i].value) + 4;
     }
     p = head = apr_palloc(r->pool, size);
-    p += apr_snprintf(p, 64, "HTTP/1.1 %d ", r->status);
+    p = APPEND_LIT(p, "HTTP/1.1 ");
+    p = append_uint(p, (apr_uint64_t)r->status);
+    *p++ = ' ';
     p = append(p, reason, strlen(reason));
     p = APPEND_LIT(p, "\r\nDate: ");
     p = append(p, r->conn->loop->date, 29);
@@ -115,8 +132,9 @@ void kz_response_prepare(kz_request_t *r)
     if (status_has_no_content(r->status)) {
         r->body_kind = KZ_BODY_NONE;
     } else {
-        apr_snprintf(num, sizeof(num), "%" APR_OFF_T_FMT, r->body_len);
-        p = append_field(p, "Content-Length", num);
+        p = APPEND_LIT(p, "Content-Length: ");
+        p = append_uint(p, (apr_uint64_t)r->body_len);
+        p = APPEND_LIT(p, "\r\n");
     }
     if (r->close) {
         p = APPEND_LIT(p, "Connection: close\r\n");
