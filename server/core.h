@@ -31,8 +31,9 @@ typedef struct kz_request kz_request_t;
 typedef struct kz_runconf {
     kz_config_t *config;
     kz_mime_t *mime;
-    apr_hash_t *roots; /**< wwwroot → kz_root_t *, opened at load */
-    int has_ip_hosts;  /**< some host matches on `ip`: connections need their local address */
+    apr_hash_t *roots;            /**< wwwroot → kz_root_t *, opened at load */
+    apr_array_header_t *warnings; /**< const char *: problems found while preparing it */
+    int has_ip_hosts; /**< some host matches on `ip`: connections need their local address */
     volatile apr_uint32_t refs;
 } kz_runconf_t;
 

@@ -22,8 +22,15 @@ static void open_root(kz_runconf_t *rc, const char *wwwroot, apr_pool_t *p)
     if (!wwwroot || apr_hash_get(rc->roots, wwwroot, APR_HASH_KEY_STRING)) {
         return;
     }
-    if (kz_root_open(&root, wwwroot, p) == APR_SUCCESS) {
+    apr_status_t rv = kz_root_open(&root, wwwroot, p);
+    char msg[128];
+
+    if (rv == APR_SUCCESS) {
         apr_hash_set(rc->roots, wwwroot, APR_HASH_KEY_STRING, root);
+    } else {
+        APR_ARRAY_PUSH(rc->warnings, const char *) =
+            apr_psprintf(p, "wwwroot %s cannot be opened (%s); its requests get 404", wwwroot,
+                         apr_strerror(rv, msg, sizeof(msg)));
     }
 }
 
@@ -44,6 +51,7 @@ apr_status_t kz_runconf_create(kz_runconf_t **out, kz_config_t *config, kz_mime_
         rc->mime = builtin;
     }
     rc->roots = apr_hash_make(p);
+    rc->warnings = apr_array_make(p, 1, sizeof(const char *));
     open_root(rc, config->global_conf->wwwroot, p);
     for (int i = 0; i < config->vhosts->nelts; i++) {
         const kz_vhost_t *vh = &APR_ARRAY_IDX(config->vhosts, i, kz_vhost_t);
@@ -147,6 +155,14 @@ static apr_status_t server_listen(kz_server_t *s, const kz_global_t *g)
     return APR_SUCCESS;
 }
 
+static void log_runconf_warnings(kz_server_t *s, const kz_runconf_t *rc)
+{
+    for (int i = 0; i < rc->warnings->nelts; i++) {
+        kz_log_error(s->logger, NULL, KZ_LOG_WARN, 9, "%s",
+                     APR_ARRAY_IDX(rc->warnings, i, const char *));
+    }
+}
+
 /* Undoes a start that failed half-way. */
 static void server_abandon(kz_server_t *s)
 {
@@ -212,6 +228,7 @@ apr_status_t kz_server_start(kz_server_t **out, kz_config_t *config, apr_pool_t 
         return rv;
     }
     print_listeners(s);
+    log_runconf_warnings(s, s->current);
     kz_log_error(s->logger, NULL, KZ_LOG_NOTICE, 1, "Karpacz %s started with %d workers, %u fds",
                  KZ_VERSION_STRING, s->nloops, fds);
     for (int i = 0; i < s->nloops; i++) {
@@ -275,6 +292,7 @@ static void server_reload(kz_server_t *s)
                      "reload: changes to port, workers, log files and "
                      "maximumRequestHeadersSize take effect at the next restart");
     }
+    log_runconf_warnings(s, rc);
     apr_thread_mutex_lock(s->mutex);
     old = s->current;
     s->current = rc;

@@ -10,7 +10,7 @@ import subprocess
 import tempfile
 import unittest
 
-from kzharness import KzTestCase, base_global, binary, to_yaml, write_file
+from kzharness import KzTestCase, base_global, binary, to_yaml, wait_for, write_file
 
 GOOD = """\
 global:
@@ -185,3 +185,21 @@ class IncludeTest(KzTestCase):
         self.assertEqual((resp.status, body), (200, b"relative\n"))
         resp, body = self.get("/who.txt", {"Host": "other.test"})
         self.assertEqual((resp.status, body), (200, b"main\n"))
+
+
+class MissingWwwrootTest(KzTestCase):
+    """A wwwroot that cannot be opened is reported at start (KZ0009) and its requests get 404;
+    the server still starts and serves."""
+
+    @classmethod
+    def config(cls, root):
+        return {"global": base_global(root, wwwroot=os.path.join(root, "no-such-dir"))}
+
+    def test_warned_and_404(self):
+        resp, _ = self.get("/index.html")
+        self.assertEqual(resp.status, 404)
+        log = os.path.join(self.root, "error.log")
+        pattern = re.compile(r"\[warn\] \[KZ0009\] wwwroot .*no-such-dir cannot be opened")
+        self.assertTrue(wait_for(lambda: os.path.exists(log) and pattern.search(
+            open(log, encoding="utf-8", errors="replace").read()), timeout=5),
+            "no KZ0009 warning in the error log")
