@@ -137,9 +137,6 @@ static void conn_write(kz_conn_t *c)
         conn_linger(c);
     } else if (rv == APR_SUCCESS) {
         request_finish(c);
-        if (c->open && c->state == KZ_CONN_READ_HEAD && c->len > 0) {
-            conn_process(c);
-        }
     } else if (APR_STATUS_IS_EAGAIN(rv)) {
         c->deadline = c->loop->now + conn_global(c)->body_timeout;
         kz_conn_set_events(c, APR_POLLOUT);
@@ -294,20 +291,30 @@ static void conn_start_request(kz_conn_t *c, apr_size_t head_len)
     conn_read_body(c);
 }
 
-/* Looks for a complete head in what was read so far. */
+/*
+ * Serves every complete head in what was read so far. Pipelined requests are taken one after
+ * the other in this loop (not by recursion, so a buffer full of tiny requests cannot deepen the
+ * stack); it stops at an incomplete head or when a request has to wait for I/O.
+ */
 static void conn_process(kz_conn_t *c)
 {
-    const kz_global_t *g = conn_global(c);
-    kz_http_limits_t lim = {g->max_request_line, g->max_header_field, g->max_head, g->max_headers};
-    apr_size_t head_len = 0;
-    int rc = kz_http_scan_head(&c->scan, c->buf->data, c->len, &lim, &head_len);
+    while (c->open && c->state == KZ_CONN_READ_HEAD && c->len > 0) {
+        const kz_global_t *g = conn_global(c);
+        kz_http_limits_t lim = {g->max_request_line, g->max_header_field, g->max_head,
+                                g->max_headers};
+        apr_size_t head_len = 0;
+        int rc = kz_http_scan_head(&c->scan, c->buf->data, c->len, &lim, &head_len);
 
-    if (rc == KZ_PARSE_OK) {
-        conn_start_request(c, head_len);
-    } else if (rc != KZ_PARSE_AGAIN) {
-        conn_fail(c, rc);
-    } else if (c->len == c->buf->size) {
-        conn_fail(c, 431);
+        if (rc == KZ_PARSE_OK) {
+            conn_start_request(c, head_len);
+        } else if (rc != KZ_PARSE_AGAIN) {
+            conn_fail(c, rc);
+        } else {
+            if (c->len == c->buf->size) {
+                conn_fail(c, 431);
+            }
+            return;
+        }
     }
 }
 
@@ -389,6 +396,7 @@ void kz_conn_on_event(kz_conn_t *c, apr_int16_t events)
         break;
     case KZ_CONN_WRITE:
         conn_write(c);
+        conn_process(c); /* requests pipelined behind the one just written */
         break;
     case KZ_CONN_LINGER:
         conn_linger_read(c);
