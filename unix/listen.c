@@ -77,6 +77,11 @@ apr_status_t kz_listen_open(apr_socket_t **out, const char *host, apr_port_t por
     apr_socket_timeout_set(sock, 0);
     /* Linux copies TCP_NODELAY from the listener to every accepted socket. */
     set_int_opt(sock, IPPROTO_TCP, TCP_NODELAY, 1);
+#ifdef TCP_DEFER_ACCEPT
+    /* Wake the loop for a connection only once its first bytes are there (nginx's
+     * "deferred"): the accept is followed at once by a read that finds the request. */
+    set_int_opt(sock, IPPROTO_TCP, TCP_DEFER_ACCEPT, 1);
+#endif
     *out = sock;
     return APR_SUCCESS;
 }
