@@ -21,6 +21,12 @@ typedef struct kz_root kz_root_t;
 apr_status_t kz_root_open(kz_root_t **out, const char *path, apr_pool_t *p);
 
 /**
+ * A number that no other root opened by this process has, even after this one is closed and
+ * its memory reused: caches key on it, never on the pointer.
+ */
+apr_uint32_t kz_root_id(const kz_root_t *root);
+
+/**
  * Opens rel (relative to root, no leading '/'; "" is the root itself) for reading and fills
  * finfo (APR_FINFO_TYPE, SIZE, MTIME, INODE at least). Unless allow_escape, any path whose
  * resolution leaves the root (through a symbolic link) fails with KZ_STATUS_ESCAPE. Missing

@@ -13,7 +13,7 @@
 
 struct kz_filecache {
     apr_pool_t *pool;
-    apr_hash_t *roots; /* kz_root_t * → apr_hash_t * (rel → entry) */
+    apr_hash_t *roots; /* cache_key() → apr_hash_t * (rel → entry) */
     kz_fcentry_t *head, *tail;
     int count, max_entries;
     apr_size_t content, max_content, max_file_content;
@@ -68,7 +68,7 @@ static void entry_destroy(kz_fcentry_t *e)
 /* Takes an entry out of the cache; it is destroyed now or when its last request ends. */
 static void entry_remove(kz_filecache_t *fc, kz_fcentry_t *e)
 {
-    apr_hash_t *files = apr_hash_get(fc->roots, &e->root, sizeof(e->root));
+    apr_hash_t *files = apr_hash_get(fc->roots, &e->root_id, sizeof(e->root_id));
 
     if (files) {
         apr_hash_set(files, e->key, APR_HASH_KEY_STRING, NULL);
@@ -112,6 +112,13 @@ static void entry_load_content(kz_filecache_t *fc, kz_fcentry_t *e)
     fc->content += size;
 }
 
+/* Entries opened with and without allowSymlinksOutsideWwwroot never mix: a host that allows
+ * escaping links must not fill the cache for one that forbids them. */
+static apr_uint32_t cache_key(const kz_root_t *root, int allow_escape)
+{
+    return (kz_root_id(root) << 1) | (allow_escape ? 1u : 0u);
+}
+
 static apr_status_t entry_create(kz_fcentry_t **out, kz_filecache_t *fc, kz_root_t *root,
                                  const char *rel, int allow_escape)
 {
@@ -123,7 +130,7 @@ static apr_status_t entry_create(kz_fcentry_t **out, kz_filecache_t *fc, kz_root
     e = apr_pcalloc(p, sizeof(*e));
     e->pool = p;
     e->cache = fc;
-    e->root = root;
+    e->root_id = cache_key(root, allow_escape);
     rv = kz_root_open_file(&e->file, &e->finfo, root, rel, allow_escape, p);
     if (rv != APR_SUCCESS) {
         apr_pool_destroy(p);
@@ -147,15 +154,15 @@ static int same_file(const kz_fcentry_t *a, const kz_fcentry_t *b)
 
 static void cache_insert(kz_filecache_t *fc, kz_fcentry_t *e, apr_time_t now)
 {
-    apr_hash_t *files = apr_hash_get(fc->roots, &e->root, sizeof(e->root));
+    apr_hash_t *files = apr_hash_get(fc->roots, &e->root_id, sizeof(e->root_id));
 
     while (fc->count >= fc->max_entries && fc->tail) {
         entry_remove(fc, fc->tail);
     }
     if (!files) {
         files = apr_hash_make(fc->pool);
-        const void **key = apr_palloc(fc->pool, sizeof(*key));
-        *key = e->root;
+        apr_uint32_t *key = apr_palloc(fc->pool, sizeof(*key));
+        *key = e->root_id;
         apr_hash_set(fc->roots, key, sizeof(*key), files);
     }
     entry_load_content(fc, e);
@@ -168,7 +175,8 @@ static void cache_insert(kz_filecache_t *fc, kz_fcentry_t *e, apr_time_t now)
 apr_status_t kz_filecache_open(kz_fcentry_t **entry, kz_filecache_t *fc, kz_root_t *root,
                                const char *rel, int allow_escape, apr_time_t now, apr_pool_t *pool)
 {
-    apr_hash_t *files = apr_hash_get(fc->roots, &root, sizeof(root));
+    apr_uint32_t id = cache_key(root, allow_escape);
+    apr_hash_t *files = apr_hash_get(fc->roots, &id, sizeof(id));
     kz_fcentry_t *e = files ? apr_hash_get(files, rel, APR_HASH_KEY_STRING) : NULL;
     kz_fcentry_t *fresh;
     apr_status_t rv;

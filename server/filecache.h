@@ -25,7 +25,7 @@ typedef struct kz_fcentry {
     struct kz_fcentry *prev, *next; /**< LRU list, most recent first */
     kz_filecache_t *cache;
     apr_pool_t *pool;
-    const void *root;
+    apr_uint32_t root_id; /**< the root's kz_root_id() and the symlink rule, never an address */
     const char *key;
     apr_time_t checked;
     int refs;

@@ -6,6 +6,7 @@
  */
 #include "kz_fs.h"
 
+#include <apr_atomic.h>
 #include <apr_portable.h>
 #include <apr_strings.h>
 #include <errno.h>
@@ -22,11 +23,13 @@
 
 struct kz_root {
     int fd;
+    apr_uint32_t id;
     const char *real; /* the root's real path, for the fallback check */
     apr_size_t real_len;
 };
 
 static int have_openat2 = 1; /* cleared for good at the first ENOSYS */
+static apr_uint32_t last_root_id;
 
 static apr_status_t root_cleanup(void *data)
 {
@@ -44,6 +47,7 @@ apr_status_t kz_root_open(kz_root_t **out, const char *path, apr_pool_t *p)
     kz_root_t *root = apr_pcalloc(p, sizeof(*root));
     char real[PATH_MAX];
 
+    root->id = apr_atomic_inc32(&last_root_id) + 1;
     root->fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (root->fd < 0) {
         return errno;
@@ -56,6 +60,11 @@ apr_status_t kz_root_open(kz_root_t **out, const char *path, apr_pool_t *p)
     root->real_len = strlen(real);
     *out = root;
     return APR_SUCCESS;
+}
+
+apr_uint32_t kz_root_id(const kz_root_t *root)
+{
+    return root->id;
 }
 
 static int open_beneath(kz_root_t *root, const char *rel, int allow_escape)

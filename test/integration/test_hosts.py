@@ -30,6 +30,8 @@ class HostRoutingTest(KzTestCase):
                 {"domain": "a.test", "wwwroot": "www-b", "customHeaders": {"X-Host": "second"}},
                 {"domain": "links.test", "wwwroot": "www-links",
                  "allowSymlinksOutsideWwwroot": True},
+                {"domain": "links-a.test", "wwwroot": "www-a",
+                 "allowSymlinksOutsideWwwroot": True},
             ],
         }
 
@@ -129,6 +131,16 @@ class HostRoutingTest(KzTestCase):
         self.assertEqual((resp.status, body), (200, b"outside\n"))
         resp, body = self.who("a.test", "/out.txt")
         self.assertEqual(resp.status, 403)
+
+    def test_symlink_rule_not_shared_through_the_file_cache(self):
+        # Regression: the open-file cache once keyed entries by root only, so a host allowing
+        # escaping links could fill it for another host with the same wwwroot that forbids them.
+        for _ in range(3):
+            resp, body = self.who("links-a.test", "/out.txt")
+            self.assertEqual((resp.status, body), (200, b"outside\n"))
+            resp, body = self.who("a.test", "/out.txt")
+            self.assertEqual(resp.status, 403)
+            self.assertNotIn(b"outside", body)
 
     def test_server_header_property(self):
         for host in ("a.test", "nothing.test"):
