@@ -226,6 +226,15 @@ const kz_conf_t *kz_config_select(const kz_config_t *config, const char *host, a
                                   const char *local_ip, const char *path);
 
 /**
+ * The two halves of kz_config_select(), for a caller that needs the host's configuration before
+ * it knows the path: the first matching host (NULL: none, use config->global_conf), then the
+ * configuration of its location for path.
+ */
+const kz_vhost_t *kz_config_vhost(const kz_config_t *config, const char *host, apr_size_t host_len,
+                                  const char *local_ip);
+const kz_conf_t *kz_vhost_location(const kz_vhost_t *vhost, const char *path);
+
+/**
  * The merged value of a property in conf, or NULL when unset. A KZ_PT_STRING_LIST property
  * written as one string reads as a list of one.
  */

@@ -94,7 +94,7 @@ static int ip_match(const char *want, const char *local)
     return strlen(local) == len && same_ci(want, local, len);
 }
 
-static const kz_conf_t *location_select(const kz_vhost_t *vh, const char *path)
+const kz_conf_t *kz_vhost_location(const kz_vhost_t *vh, const char *path)
 {
     for (int i = 0; path && i < vh->locations->nelts; i++) {
         const kz_location_t *l = &APR_ARRAY_IDX(vh->locations, i, kz_location_t);
@@ -107,8 +107,8 @@ static const kz_conf_t *location_select(const kz_vhost_t *vh, const char *path)
     return vh->conf;
 }
 
-const kz_conf_t *kz_config_select(const kz_config_t *config, const char *host, apr_size_t host_len,
-                                  const char *local_ip, const char *path)
+const kz_vhost_t *kz_config_vhost(const kz_config_t *config, const char *host, apr_size_t host_len,
+                                  const char *local_ip)
 {
     if (!host) {
         host_len = 0;
@@ -122,9 +122,17 @@ const kz_conf_t *kz_config_select(const kz_config_t *config, const char *host, a
         if (vh->domain && !domain_match(vh, host, host_len)) {
             continue;
         }
-        return location_select(vh, path);
+        return vh;
     }
-    return config->global_conf;
+    return NULL;
+}
+
+const kz_conf_t *kz_config_select(const kz_config_t *config, const char *host, apr_size_t host_len,
+                                  const char *local_ip, const char *path)
+{
+    const kz_vhost_t *vh = kz_config_vhost(config, host, host_len, local_ip);
+
+    return vh ? kz_vhost_location(vh, path) : config->global_conf;
 }
 
 const kz_value_t *kz_conf_get(const kz_conf_t *conf, const char *name)

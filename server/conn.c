@@ -80,6 +80,9 @@ static void log_access(kz_request_t *r)
     kz_access_record_t rec;
     const kz_http_field_t *f;
 
+    if (!kz_logbuf_has_access(r->conn->loop->logbuf)) {
+        return;
+    }
     memset(&rec, 0, sizeof(rec));
     rec.client_ip = r->conn->client_ip;
     rec.time = r->time;

@@ -745,6 +745,11 @@ void kz_logbuf_flush(kz_logbuf_t *b)
     unlock(l);
 }
 
+int kz_logbuf_has_access(const kz_logbuf_t *b)
+{
+    return b && b->logger && b->logger->path[KZ_LOG_ACCESS];
+}
+
 void kz_log_access(kz_logbuf_t *b, const kz_access_record_t *rec)
 {
     access_line_t line;

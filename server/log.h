@@ -82,6 +82,9 @@ typedef struct kz_access_record {
  */
 void kz_log_access(kz_logbuf_t *buf, const kz_access_record_t *rec);
 
+/** Whether buf writes an access log at all (so a caller can skip building a record). */
+int kz_logbuf_has_access(const kz_logbuf_t *buf);
+
 /**
  * Appends an error-log line `[2026-11-26 04:00:00] [warn] [KZ0123] message` (time local),
  * control bytes, bytes 0x7F and above and '\' escaped as above (quotes are kept). The message is

@@ -93,6 +93,7 @@ static int run_handlers(kz_request_t *r)
 
 static int request_route(kz_request_t *r)
 {
+    const kz_vhost_t *vh;
     const char *path;
     apr_size_t path_len;
     int rc;
@@ -120,14 +121,18 @@ static int request_route(kz_request_t *r)
     if ((rc = split_target(r, &path, &path_len)) != 0) {
         return rc;
     }
-    r->conf = kz_config_select(r->rc->config, r->info.host, r->info.host_len,
-                               r->rc->has_ip_hosts ? local_ip(r) : NULL, "/");
+    /* The host decides how the path is sanitized (allowDoubleSlashes); the sanitized path then
+     * picks the location. */
+    vh = kz_config_vhost(r->rc->config, r->info.host, r->info.host_len,
+                         r->rc->has_ip_hosts ? local_ip(r) : NULL);
+    r->conf = vh ? vh->conf : r->rc->config->global_conf;
     rc = kz_url_sanitize(&r->path, path, path_len, r->conf->allow_double_slashes, r->pool);
     if (rc != 0) {
         return rc;
     }
-    r->conf = kz_config_select(r->rc->config, r->info.host, r->info.host_len,
-                               r->rc->has_ip_hosts ? local_ip(r) : NULL, r->path);
+    if (vh) {
+        r->conf = kz_vhost_location(vh, r->path);
+    }
     return run_handlers(r);
 }
 
