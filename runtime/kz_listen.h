@@ -41,6 +41,14 @@ apr_status_t kz_listen_accept(kz_accepted_t *conn, apr_socket_t *listener);
 /** The local address of a connected socket as text (IPv4-mapped addresses in IPv4 form). */
 apr_status_t kz_socket_local_ip(char *ip, apr_size_t len, apr_os_sock_t fd);
 
+/**
+ * Writes iovecs like apr_socket_sendv, telling the kernel more data follows at once (a file
+ * about to go out with sendfile), so the head and the first body bytes share a segment where
+ * the platform can (Linux MSG_MORE). *len is set to the bytes written.
+ */
+apr_status_t kz_socket_sendv_more(apr_socket_t *sock, const struct iovec *vec, int nvec,
+                                  apr_size_t *len);
+
 /** Whether an accept error means the process or system ran out of descriptors. */
 int kz_listen_out_of_fds(apr_status_t status);
 

@@ -5,6 +5,7 @@
  */
 #include "core.h"
 #include "errpage.h"
+#include "kz_listen.h"
 
 #include <apr_strings.h>
 #include <string.h>
@@ -183,7 +184,11 @@ apr_status_t kz_response_write(kz_request_t *r)
 
     while (r->iov_done < r->niov) {
         apr_size_t n = 0;
-        rv = apr_socket_sendv(sock, r->iov + r->iov_done, r->niov - r->iov_done, &n);
+        if (r->body_kind == KZ_BODY_FILE && r->body_len > 0) {
+            rv = kz_socket_sendv_more(sock, r->iov + r->iov_done, r->niov - r->iov_done, &n);
+        } else {
+            rv = apr_socket_sendv(sock, r->iov + r->iov_done, r->niov - r->iov_done, &n);
+        }
         if (rv != APR_SUCCESS) {
             return rv;
         }

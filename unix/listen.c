@@ -172,3 +172,28 @@ apr_status_t kz_socket_wrap(apr_socket_t **sock, apr_os_sock_t fd, apr_pool_t *p
     }
     return rv;
 }
+
+apr_status_t kz_socket_sendv_more(apr_socket_t *sock, const struct iovec *vec, int nvec,
+                                  apr_size_t *len)
+{
+#ifdef MSG_MORE
+    struct msghdr msg = {0};
+    apr_os_sock_t fd;
+    ssize_t n;
+
+    apr_os_sock_get(&fd, sock);
+    msg.msg_iov = (struct iovec *)vec;
+    msg.msg_iovlen = (size_t)nvec;
+    do {
+        n = sendmsg(fd, &msg, MSG_MORE | MSG_NOSIGNAL);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) {
+        *len = 0;
+        return errno;
+    }
+    *len = (apr_size_t)n;
+    return APR_SUCCESS;
+#else
+    return apr_socket_sendv(sock, vec, nvec, len);
+#endif
+}
