@@ -49,8 +49,10 @@ static void request_destroy(kz_conn_t *c)
         return;
     }
     c->req = NULL;
-    kz_cfgslot_done(c->loop, r->cfgslot);
+    /* The pool first: its cleanups may still look at the configuration the slot holds. */
+    kz_cfgslot_t *slot = r->cfgslot;
     apr_pool_destroy(r->pool);
+    kz_cfgslot_done(c->loop, slot);
 }
 
 static void conn_read_head(kz_conn_t *c);
@@ -108,6 +110,10 @@ static void request_finish(kz_conn_t *c)
     log_access(r);
     request_destroy(c);
     c->requests++;
+    if (close && c->len > used) {
+        conn_linger(c); /* the client sent more: a plain close could reset the response */
+        return;
+    }
     if (close) {
         kz_conn_close(c);
         return;
