@@ -122,13 +122,58 @@ build_tree() {
         bounded "$BUILD_TIMEOUT" cmake --build "$dir" -j"$JOBS"
 }
 
+# Individual tests, counted from each runner's own summary for the closing line.
+tests_passed=0
+tests_failed=0
+tests_skipped=0
+logdir=$(mktemp -d)
+trap 'rm -rf "$logdir"' EXIT
+
+# CUnit's "tests  TOTAL RAN PASSED FAILED INACTIVE" row.
+count_cunit() {
+    local row
+    row=$(awk '$1 == "tests" && NF >= 5 {print $3, $5}' "$1" | tail -n 1)
+    if [ -z "$row" ]; then
+        tests_failed=$((tests_failed + 1))
+        return
+    fi
+    set -- $row
+    tests_passed=$((tests_passed + $1 - $2))
+    tests_failed=$((tests_failed + $2))
+}
+
+# unittest's "Ran N tests" and "OK (skipped=S)" / "FAILED (failures=F, errors=E, skipped=S)".
+count_unittest() {
+    local ran bad skipped
+    ran=$(sed -n 's/^Ran \([0-9]*\) tests\{0,1\} in .*/\1/p' "$1" | tail -n 1)
+    if [ -z "$ran" ]; then
+        tests_failed=$((tests_failed + 1))
+        return
+    fi
+    bad=$(grep -E '^FAILED \(' "$1" | grep -oE '(failures|errors|unexpected successes)=[0-9]+' |
+        awk -F= '{s += $2} END {print s + 0}')
+    skipped=$(grep -E '^(OK|FAILED) \(' "$1" | grep -oE 'skipped=[0-9]+' | cut -d= -f2 | tail -n 1)
+    skipped=${skipped:-0}
+    tests_failed=$((tests_failed + bad))
+    tests_skipped=$((tests_skipped + skipped))
+    tests_passed=$((tests_passed + ran - bad - skipped))
+}
+
 run_unit() {
-    bounded "$UNIT_TIMEOUT" "$1/kz_unit"
+    local log="$logdir/unit-$(basename "$1").log" rc=0
+    bounded "$UNIT_TIMEOUT" "$1/kz_unit" >"$log" 2>&1 || rc=$?
+    cat "$log"
+    count_cunit "$log"
+    return "$rc"
 }
 
 run_integration() {
+    local log="$logdir/integration-$(basename "$1").log" rc=0
     KZ_BINARY="$root/$1/karpacz" bounded "$INTEGRATION_TIMEOUT" \
-        python3 -m unittest discover -s test/integration -p 'test_*.py' -v
+        python3 -m unittest discover -s test/integration -p 'test_*.py' -v >"$log" 2>&1 || rc=$?
+    cat "$log"
+    count_unittest "$log"
+    return "$rc"
 }
 
 have_integration_tests() {
@@ -173,5 +218,9 @@ fi
 
 printf '\n===== summary (%ss) =====\n' "$(($(date +%s) - began))"
 printf '%s\n' "${results[@]}"
-echo "$passed passed, $failed failed"
+echo "steps: $passed passed, $failed failed"
+# The closing line counts individual tests (unit and integration, in both trees); a step that
+# failed outside any test (dependencies, formatting, a build) counts as one failed test more.
+other_failed=$((failed - $(printf '%s\n' "${results[@]}" | grep -cE '^FAIL .*(unit|integration) tests' || true)))
+echo "$tests_passed passed, $((tests_failed + other_failed)) failed, $tests_skipped skipped"
 [ "$failed" -eq 0 ]
