@@ -167,6 +167,9 @@ static void conn_respond(kz_conn_t *c)
     }
     kz_response_prepare(r);
     c->state = KZ_CONN_WRITE;
+    /* `timeout` bounds reading and handling, as the original's did; a long download is bounded
+     * by progress (requestBodyTimeout between writes), not by its total time. */
+    c->request_deadline = 0;
     conn_write(c);
 }
 

@@ -235,7 +235,7 @@ static const kz_property_t core_properties[] = {
      "Event loops (threads), 1 to 256; 0 or \"auto\" runs one per processor", check_workers},
     /* Limits and timeouts (milliseconds). */
     {"timeout", KZ_PT_INT_OR_NULL, G, "300000", "core", 0, APR_INT32_MAX,
-     "Deadline of a whole request in milliseconds; null or 0 disables it", NULL},
+     "Deadline for receiving and handling a request, in milliseconds; null or 0 disables it", NULL},
     {"requestHeaderTimeout", KZ_PT_INT, G, "20000", "core", 100, MS_MAX,
      "Time allowed to receive a request head, in milliseconds", NULL},
     {"requestBodyTimeout", KZ_PT_INT, G, "60000", "core", 100, MS_MAX,
