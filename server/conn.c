@@ -270,8 +270,10 @@ static void send_continue(kz_conn_t *c)
 /* The head is complete: parse it, then read the body or run the request. */
 static void conn_start_request(kz_conn_t *c, apr_size_t head_len)
 {
-    const kz_global_t *g = conn_global(c);
+    /* The request first: creating it may move the loop to a reloaded configuration and free
+     * the one it used, so `g` is read only after (regression: a 431 under reloads). */
     kz_request_t *r = request_create(c);
+    const kz_global_t *g = &r->rc->config->global;
     kz_http_field_t *fields = apr_palloc(r->pool, sizeof(*fields) * (apr_size_t)g->max_headers);
     int rc;
 
