@@ -8,6 +8,7 @@
 #include "config.h"
 #include "kz_os.h"
 
+#include <apr_allocator.h>
 #include <apr_fnmatch.h>
 #include <apr_lib.h>
 #include <apr_strings.h>
@@ -723,12 +724,19 @@ static void config_compile(loader_t *ld, kz_config_t *cfg)
 static kz_config_t *loader_init(loader_t *ld, kz_diag_t **diag, const char *file, apr_pool_t *p)
 {
     kz_config_t *cfg;
+    apr_allocator_t *alloc;
     apr_pool_t *cp;
 
     *diag = apr_pcalloc(p, sizeof(**diag));
     (*diag)->errors = apr_array_make(p, 4, sizeof(const char *));
     (*diag)->warnings = apr_array_make(p, 4, sizeof(const char *));
-    apr_pool_create(&cp, p);
+    /* A configuration has its own allocator, owned by its pool: destroying the pool (when the
+     * last request using a replaced configuration ends) returns the memory to the system, so a
+     * stale pointer into an old configuration is a use-after-free that AddressSanitizer sees,
+     * not a silent read of recycled pool memory. */
+    apr_allocator_create(&alloc);
+    apr_pool_create_ex(&cp, p, NULL, alloc);
+    apr_allocator_owner_set(alloc, cp);
     apr_pool_tag(cp, "kz_config");
     cfg = apr_pcalloc(cp, sizeof(*cfg));
     cfg->pool = cp;
