@@ -13,6 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifndef KZ_POOL_DEBUG
+#define KZ_POOL_DEBUG 0
+#endif
+
 #define KZ_POLL_BATCH     256
 #define KZ_SWEEP_INTERVAL apr_time_from_msec(500)
 #define KZ_ACCEPT_BATCH   64
@@ -92,7 +96,7 @@ apr_status_t kz_loop_create(kz_loop_t **out, kz_server_t *server, int id, apr_po
     if ((rv = apr_allocator_create(&alloc)) != APR_SUCCESS) {
         return rv;
     }
-    apr_allocator_max_free_set(alloc, 4 * 1024 * 1024);
+    apr_allocator_max_free_set(alloc, KZ_POOL_DEBUG ? 1 : 4 * 1024 * 1024);
     /* An unmanaged pool with the loop's own allocator and no mutex: only this loop uses it. */
     if ((rv = apr_pool_create_unmanaged_ex(&pool, abort_on_oom, alloc)) != APR_SUCCESS) {
         apr_allocator_destroy(alloc);
