@@ -203,3 +203,18 @@ class MissingWwwrootTest(KzTestCase):
         self.assertTrue(wait_for(lambda: os.path.exists(log) and pattern.search(
             open(log, encoding="utf-8", errors="replace").read()), timeout=5),
             "no KZ0009 warning in the error log")
+
+
+class ReadmePropertiesTest(unittest.TestCase):
+    """The README's property table is `karpacz -p`'s output: every row printed is in it."""
+
+    def test_readme_lists_every_property(self):
+        res = run("-p")
+        self.assertEqual(res.returncode, 0)
+        rows = [l for l in res.stdout.decode().splitlines() if l.startswith("| `")]
+        self.assertGreater(len(rows), 80)
+        readme_path = os.path.join(os.path.dirname(__file__), "..", "..", "README.md")
+        with open(readme_path, encoding="utf-8") as f:
+            readme = f.read()
+        missing = [r for r in rows if r not in readme]
+        self.assertEqual(missing, [], "README.md is out of date: regenerate it with karpacz -p")
