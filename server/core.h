@@ -74,9 +74,10 @@ struct kz_loop {
     apr_array_header_t *listeners; /**< apr_socket_t * */
     apr_pollfd_t *listen_pfds;
     int accepting;
-    int close_removes;        /**< closing a descriptor takes it out of the pollset */
-    apr_time_t accept_resume; /**< when accept was paused for lack of descriptors */
-    kz_conn_t *conns;         /**< every open connection, for the timeout sweep */
+    int close_removes;         /**< closing a descriptor takes it out of the pollset */
+    apr_socket_t *refuse_sock; /**< reused for every connection refused at the cap */
+    apr_time_t accept_resume;  /**< when accept was paused for lack of descriptors */
+    kz_conn_t *conns;          /**< every open connection, for the timeout sweep */
     kz_conn_t *free_conns;
     kz_conn_t *closed; /**< closed in this poll round, freed after it */
     int nconns;
@@ -127,6 +128,19 @@ struct kz_conn {
     kz_request_t *req;
 };
 
+/** The methods the core knows (RFC 9110 §9); others are answered with 501. */
+enum kz_method {
+    KZ_M_GET,
+    KZ_M_HEAD,
+    KZ_M_POST,
+    KZ_M_PUT,
+    KZ_M_DELETE,
+    KZ_M_CONNECT,
+    KZ_M_OPTIONS,
+    KZ_M_TRACE,
+    KZ_M_PATCH
+};
+
 /** How the body of a response is held. */
 typedef enum kz_body_kind { KZ_BODY_NONE, KZ_BODY_MEM, KZ_BODY_FILE } kz_body_kind_e;
 
@@ -140,7 +154,7 @@ struct kz_request {
     kz_http_info_t info;
     apr_time_t time;
     const char *method;
-    int method_num;     /**< an M_* value of http_method below */
+    int method_num;     /**< an enum kz_method value, -1 when unknown */
     const char *target; /**< as received */
     const char *path;   /**< sanitized, decoded */
     const char *query;  /**< after '?', or NULL */

@@ -197,21 +197,18 @@ static kz_conn_t *conn_alloc(kz_loop_t *loop)
     return c;
 }
 
-/* A full server refuses politely: a short 503 written straight away, then close. */
-static void refuse(apr_os_sock_t fd)
+/* A full server refuses politely: a short 503 written straight away, then close. One socket
+ * object per loop serves every refusal, so an overload allocates nothing. */
+static void refuse(kz_loop_t *loop, apr_os_sock_t fd)
 {
     static const char msg[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
                               "Connection: close\r\nRetry-After: 1\r\n\r\n";
-    apr_socket_t *s = NULL;
     apr_size_t len = sizeof(msg) - 1;
-    apr_pool_t *p;
 
-    apr_pool_create(&p, NULL);
-    if (kz_socket_wrap(&s, fd, p) == APR_SUCCESS) {
-        apr_socket_send(s, msg, &len);
-        apr_socket_close(s);
+    if (kz_socket_wrap(&loop->refuse_sock, fd, loop->pool) == APR_SUCCESS) {
+        apr_socket_send(loop->refuse_sock, msg, &len);
+        apr_socket_close(loop->refuse_sock);
     }
-    apr_pool_destroy(p);
 }
 
 static void loop_accept(kz_loop_t *loop, apr_socket_t *listener)
@@ -232,7 +229,7 @@ static void loop_accept(kz_loop_t *loop, apr_socket_t *listener)
             return;
         }
         if (loop->nconns >= loop->max_conns) {
-            refuse(a.fd);
+            refuse(loop, a.fd);
             continue;
         }
         c = conn_alloc(loop);

@@ -12,8 +12,6 @@
 #include <apr_strings.h>
 #include <string.h>
 
-enum http_method { M_GET, M_HEAD, M_POST, M_PUT, M_DELETE, M_CONNECT, M_OPTIONS, M_TRACE, M_PATCH };
-
 static const struct {
     const char *name;
     apr_size_t len;
@@ -82,7 +80,7 @@ static int run_handlers(kz_request_t *r)
 {
     int rc;
 
-    if (r->method_num == M_OPTIONS) {
+    if (r->method_num == KZ_M_OPTIONS) {
         r->status = 204;
         kz_response_header(r, "Allow", KZ_ALLOW);
         return KZ_DONE;
@@ -102,15 +100,15 @@ static int request_route(kz_request_t *r)
     if (r->method_num < 0) {
         return 501;
     }
-    r->head_only = r->method_num == M_HEAD;
-    if (r->method_num == M_TRACE) {
+    r->head_only = r->method_num == KZ_M_HEAD;
+    if (r->method_num == KZ_M_TRACE) {
         return 405;
     }
-    if (r->method_num == M_CONNECT) {
+    if (r->method_num == KZ_M_CONNECT) {
         return 501; /* no module handles CONNECT yet */
     }
     if (strcmp(r->head.target, "*") == 0) {
-        if (r->method_num != M_OPTIONS) {
+        if (r->method_num != KZ_M_OPTIONS) {
             return 400;
         }
         r->status = 204;

@@ -100,7 +100,7 @@ int kz_static_handle(kz_request_t *r)
     if (e->finfo.filetype != APR_REG) {
         return 501; /* a device, a socket, a FIFO: as the original */
     }
-    if (!r->head_only && strcmp(r->method, "GET") != 0) {
+    if (r->method_num != KZ_M_GET && r->method_num != KZ_M_HEAD) {
         kz_response_error(r, 405);
         kz_response_header(r, "Allow", "GET, HEAD, OPTIONS");
         return KZ_DONE;
