@@ -100,6 +100,16 @@ static void log_access(kz_request_t *r)
     kz_log_access(r->conn->loop->logbuf, &rec);
 }
 
+/* Waits for more of a head; an empty buffer goes back to the loop meanwhile. */
+static void conn_wait_head(kz_conn_t *c)
+{
+    if (c->len == 0 && c->buf) {
+        kz_loop_buf_put(c->loop, c->buf);
+        c->buf = NULL;
+    }
+    kz_conn_set_events(c, APR_POLLIN);
+}
+
 /* The response is written: log, free the request, then keep the connection or close it. */
 static void request_finish(kz_conn_t *c)
 {
@@ -127,14 +137,9 @@ static void request_finish(kz_conn_t *c)
     memset(&c->scan, 0, sizeof(c->scan));
     c->state = KZ_CONN_READ_HEAD;
     c->request_deadline = 0;
-    if (c->len == 0) {
-        kz_loop_buf_put(c->loop, c->buf);
-        c->buf = NULL;
-        c->deadline = c->loop->now + conn_global(c)->keepalive_timeout;
-    } else {
-        c->deadline = c->loop->now + conn_global(c)->header_timeout;
-    }
-    kz_conn_set_events(c, APR_POLLIN);
+    c->deadline = c->loop->now +
+                  (c->len ? conn_global(c)->header_timeout : conn_global(c)->keepalive_timeout);
+    conn_wait_head(c);
 }
 
 static void conn_write(kz_conn_t *c)
@@ -330,16 +335,6 @@ static void conn_process(kz_conn_t *c)
             return;
         }
     }
-}
-
-/* Waits for more of a head; an empty buffer goes back to the loop meanwhile. */
-static void conn_wait_head(kz_conn_t *c)
-{
-    if (c->len == 0 && c->buf) {
-        kz_loop_buf_put(c->loop, c->buf);
-        c->buf = NULL;
-    }
-    kz_conn_set_events(c, APR_POLLIN);
 }
 
 static void conn_read_head(kz_conn_t *c)
