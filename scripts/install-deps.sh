@@ -7,12 +7,14 @@
 set -euo pipefail
 
 BUILD_PACKAGES=(build-essential cmake pkg-config libapr1-dev libaprutil1-dev libssl-dev
-    libyaml-dev zlib1g-dev libcunit1-dev curl python3)
-TEST_PACKAGES=(nginx-light h2o wrk clang-format)
+    libyaml-dev zlib1g-dev libbrotli-dev libzstd-dev libpcre2-dev libargon2-dev libcunit1-dev
+    curl python3)
+TEST_PACKAGES=(nginx-light h2o wrk clang-format brotli zstd chromium python3-websockets)
 
 usage() {
     echo "usage: $0 [--test]" >&2
-    echo "  --test  also install nginx-light, h2o, wrk and clang-format" >&2
+    echo "  --test  also install the peers, clients and tools the tests use (nginx-light, h2o, wrk," >&2
+    echo "          clang-format, brotli, zstd, chromium, python3-websockets)" >&2
 }
 
 with_test=0

@@ -6,6 +6,7 @@
  * configuration of a request (kz_config_select) allocates nothing.
  */
 #include "config.h"
+#include "stages.h"
 #include "kz_os.h"
 
 #include <apr_allocator.h>
@@ -557,6 +558,9 @@ static kz_conf_t *conf_compile(apr_pool_t *p, const kz_value_t *map)
     c->admin_email = str_value(c->props, "serverAdministratorEmail");
     c->allow_symlinks_outside = bool_value(c->props, "allowSymlinksOutsideWwwroot");
     c->allow_double_slashes = bool_value(c->props, "allowDoubleSlashes");
+    c->ip_spoofing = bool_value(c->props, "enableIPSpoofing");
+    c->www_redirect = bool_value(c->props, "wwwredirect");
+    c->rewrite_logging = bool_value(c->props, "enableRewriteLogging");
     c->custom_headers = apr_array_make(p, 4, sizeof(kz_header_pair_t));
     headers = prop_value(c->props, "customHeaders");
     for (int i = 0; headers && i < headers->items->nelts; i++) {
@@ -565,6 +569,7 @@ static kz_conf_t *conf_compile(apr_pool_t *p, const kz_value_t *map)
         h->name = pair->key;
         h->value = pair->value->text;
     }
+    kz_stages_compile(c, p);
     return c;
 }
 

@@ -154,6 +154,16 @@ typedef struct kz_conf {
     apr_array_header_t *custom_headers; /**< kz_header_pair_t */
     int allow_symlinks_outside;         /**< allowSymlinksOutsideWwwroot */
     int allow_double_slashes;           /**< allowDoubleSlashes */
+    int ip_spoofing;                    /**< enableIPSpoofing */
+    int www_redirect;                   /**< wwwredirect */
+    int rewrite_logging;                /**< enableRewriteLogging */
+    /* Compiled by the features that own them (stages.c calls each; NULL when unset). */
+    const struct kz_rewrite *rewrite;     /**< rewriteMap (rewrite.c) */
+    const struct kz_ncodes *ncodes;       /**< nonStandardCodes + users (ncodes.c) */
+    const struct kz_ipset *blocklist;     /**< blocklist, global only (blocklist.c) */
+    const struct kz_static_conf *statics; /**< static-file settings (static.c) */
+    const struct kz_errors *errors;       /**< errorPages + errorConfig (errors.c) */
+    void **module_confs;                  /**< per loaded module, by its index (module.c) */
 } kz_conf_t;
 
 /** Global-only settings, compiled from the `global` block. */

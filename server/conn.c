@@ -37,6 +37,7 @@ static kz_request_t *request_create(kz_conn_t *c)
     r->method = "-";
     r->target = "-";
     r->info.content_length = -1;
+    r->client_ip = c->client_ip;
     c->req = r;
     return r;
 }
@@ -86,7 +87,8 @@ static void log_access(kz_request_t *r)
         return;
     }
     memset(&rec, 0, sizeof(rec));
-    rec.client_ip = r->conn->client_ip;
+    rec.client_ip = r->client_ip ? r->client_ip : r->conn->client_ip;
+    rec.user = r->user;
     rec.time = r->time;
     rec.method = r->method;
     rec.target = r->target;
@@ -154,6 +156,10 @@ static void conn_write(kz_conn_t *c)
     } else if (APR_STATUS_IS_EAGAIN(rv)) {
         c->deadline = c->loop->now + conn_global(c)->body_timeout;
         kz_conn_set_events(c, APR_POLLOUT);
+    } else if (rv == KZ_EWAIT) {
+        /* The producer wakes the connection; its own timeouts bound the wait. */
+        c->deadline = 0;
+        kz_conn_set_events(c, 0);
     } else {
         kz_conn_close(c);
     }
@@ -423,4 +429,15 @@ void kz_conn_on_timeout(kz_conn_t *c)
     } else {
         kz_conn_close(c);
     }
+}
+
+void kz_response_wake(kz_request_t *r)
+{
+    kz_conn_t *c = r->conn;
+
+    if (c->req != r || c->state != KZ_CONN_WRITE || !r->waiting) {
+        return;
+    }
+    conn_write(c);
+    conn_process(c);
 }

@@ -141,8 +141,29 @@ enum kz_method {
     KZ_M_PATCH
 };
 
-/** How the body of a response is held. */
-typedef enum kz_body_kind { KZ_BODY_NONE, KZ_BODY_MEM, KZ_BODY_FILE } kz_body_kind_e;
+/**
+ * A part of a response body: bytes in memory, or a range of an open file (sent with sendfile).
+ * A body is a list of them, so a multipart/byteranges answer needs no copy of the file.
+ */
+typedef struct kz_body_seg {
+    const char *data; /**< the bytes, or NULL for a file range */
+    apr_file_t *file;
+    apr_off_t offset; /**< in file */
+    apr_off_t len;
+    int framing; /**< the head or chunk framing: not counted as body bytes */
+} kz_body_seg_t;
+
+/**
+ * Produces the next piece of a streamed body (after the segments, if any). Returns APR_SUCCESS
+ * with *len > 0 (the bytes stay valid until the next call), APR_EOF at the end, KZ_EWAIT when
+ * nothing is ready yet (the producer later calls kz_response_wake() from the loop's thread), or
+ * any other status to abort the connection.
+ */
+typedef apr_status_t (*kz_body_pull_fn)(kz_request_t *r, void *baton, const char **data,
+                                        apr_size_t *len);
+
+/** A streamed body is waiting for its producer (see kz_body_pull_fn). */
+#define KZ_EWAIT (APR_OS_START_USERERR + 101)
 
 struct kz_request {
     apr_pool_t *pool;
@@ -154,12 +175,15 @@ struct kz_request {
     kz_http_info_t info;
     apr_time_t time;
     const char *method;
-    int method_num;     /**< an enum kz_method value, -1 when unknown */
-    const char *target; /**< as received */
-    const char *path;   /**< sanitized, decoded */
-    const char *query;  /**< after '?', or NULL */
-    const char *host;   /**< Host (lowercased? no: as received), NUL-terminated */
-    int head_only;      /**< HEAD */
+    int method_num;          /**< an enum kz_method value, -1 when unknown */
+    const char *target;      /**< as received */
+    const char *path;        /**< sanitized, decoded */
+    const char *query;       /**< after '?', or NULL */
+    const char *host;        /**< Host (lowercased? no: as received), NUL-terminated */
+    const kz_vhost_t *vhost; /**< the host that matched, or NULL (global configuration) */
+    const char *client_ip;   /**< the connection's peer, or the X-Forwarded-For address */
+    const char *user;        /**< the authenticated user (Basic), or NULL */
+    int head_only;           /**< HEAD */
     /* body of the request */
     apr_off_t body_left; /**< Content-Length bytes still to read */
     kz_chunked_t chunked;
@@ -170,15 +194,20 @@ struct kz_request {
     int close;                   /**< close the connection after the response */
     int linger;                  /**< then drain what the client still sends (errors) */
     apr_array_header_t *headers; /**< kz_header_pair_t, in order */
-    kz_body_kind_e body_kind;
-    const char *body;
-    apr_off_t body_len;
-    apr_file_t *file;
-    apr_off_t file_offset;
+    kz_body_seg_t *segs;         /**< the body, in order (seg_inline until it grows) */
+    int nsegs, segs_cap;
+    kz_body_seg_t seg_inline[2];
+    apr_off_t body_len;   /**< sum of the segments, or -1: streamed, length unknown (chunked) */
+    kz_body_pull_fn pull; /**< streams the body after the segments, or NULL */
+    void *pull_baton;
+    int chunked_out; /**< the body goes out in chunked coding */
     /* writing */
-    struct iovec *iov;
-    int niov;
-    int iov_done;
+    kz_body_seg_t *out; /**< head, then the body segments (then pulled chunks) */
+    int nout, out_at;
+    apr_off_t out_off; /**< bytes of out[out_at] already written */
+    int pull_done;
+    int waiting; /**< KZ_EWAIT: the producer will call kz_response_wake() */
+    char chunk_line[24];
     apr_off_t body_sent; /**< body bytes written (for the log) */
     apr_off_t bytes_sent;
 };
@@ -218,12 +247,46 @@ void kz_response_header(kz_request_t *r, const char *name, const char *value);
 const char *kz_response_header_get(const kz_request_t *r, const char *name);
 /** Sets an error response: status, the built-in page, Content-Type. */
 void kz_response_error(kz_request_t *r, int status);
+/** Drops the body set so far (segments and stream). */
+void kz_response_body_clear(kz_request_t *r);
+/** Replaces the body with bytes that live at least as long as the request. */
+void kz_response_body_mem(kz_request_t *r, const char *data, apr_size_t len);
+/** Replaces the body with len bytes of file from offset (the file stays open meanwhile). */
+void kz_response_body_file(kz_request_t *r, apr_file_t *file, apr_off_t offset, apr_off_t len);
+/** Appends a segment to the body. */
+void kz_response_body_add_mem(kz_request_t *r, const char *data, apr_size_t len);
+void kz_response_body_add_file(kz_request_t *r, apr_file_t *file, apr_off_t offset, apr_off_t len);
+/**
+ * Streams the body from fn after any segments; len is the whole body's length when known (then
+ * Content-Length frames it), or -1 (chunked for HTTP/1.1, close-delimited for HTTP/1.0).
+ */
+void kz_response_body_stream(kz_request_t *r, kz_body_pull_fn fn, void *baton, apr_off_t len);
+/** Tells a connection whose producer returned KZ_EWAIT that it has data (loop thread only). */
+void kz_response_wake(kz_request_t *r);
 /** Builds the response head and the iovecs; the connection then writes them. */
 void kz_response_prepare(kz_request_t *r);
-/** Writes what is pending; APR_SUCCESS when all is sent, EAGAIN when the socket is full. */
+/**
+ * Writes what is pending; APR_SUCCESS when all is sent, EAGAIN when the socket is full,
+ * KZ_EWAIT when a streamed body's producer has nothing yet.
+ */
 apr_status_t kz_response_write(kz_request_t *r);
 
-/* ---- static.c ---- */
-int kz_static_handle(kz_request_t *r);
+/*
+ * ---- the request pipeline's stages, in their fixed order (request.c runs them) ----
+ * Each returns KZ_DECLINED to go on, KZ_DONE when it answered, or an error status.
+ */
+int kz_clientip_stage(kz_request_t *r);     /**< clientip.c: enableIPSpoofing */
+int kz_redirect_stage(kz_request_t *r);     /**< redirect.c: wwwredirect */
+int kz_blocklist_stage(kz_request_t *r);    /**< blocklist.c: blocklist */
+int kz_rewrite_stage(kz_request_t *r);      /**< rewrite.c: rewriteMap */
+int kz_ncodes_stage(kz_request_t *r);       /**< ncodes.c: nonStandardCodes, Basic auth */
+int kz_static_slash_stage(kz_request_t *r); /**< static.c: trailing-slash redirects */
+int kz_static_handle(kz_request_t *r);      /**< static.c: files, listings */
+
+/**
+ * Picks the location of r->vhost for r->path again (after a rewrite changed the path) and sets
+ * r->conf; a request without a host keeps the global configuration.
+ */
+void kz_request_reselect(kz_request_t *r);
 
 #endif

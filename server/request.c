@@ -76,6 +76,8 @@ static const char *local_ip(kz_request_t *r)
     return c->local_ip;
 }
 
+/* The handlers: the modules of loadModules in order, then the default handler's OPTIONS answer,
+ * then static files; nothing answering is a 404. */
 static int run_handlers(kz_request_t *r)
 {
     int rc;
@@ -87,6 +89,28 @@ static int run_handlers(kz_request_t *r)
     }
     rc = kz_static_handle(r);
     return rc == KZ_DECLINED ? 404 : rc;
+}
+
+/* The core's steps before the handlers, in Karpacz's fixed order (DESIGN.md). */
+static int (*const stages[])(kz_request_t *r) = {
+    kz_clientip_stage, kz_redirect_stage, kz_blocklist_stage,
+    kz_rewrite_stage,  kz_ncodes_stage,   kz_static_slash_stage,
+};
+
+static int run_pipeline(kz_request_t *r)
+{
+    for (apr_size_t i = 0; i < sizeof(stages) / sizeof(stages[0]); i++) {
+        int rc = stages[i](r);
+        if (rc != KZ_DECLINED) {
+            return rc;
+        }
+    }
+    return run_handlers(r);
+}
+
+void kz_request_reselect(kz_request_t *r)
+{
+    r->conf = r->vhost ? kz_vhost_location(r->vhost, r->path) : r->rc->config->global_conf;
 }
 
 static int request_route(kz_request_t *r)
@@ -123,6 +147,7 @@ static int request_route(kz_request_t *r)
      * picks the location. */
     vh = kz_config_vhost(r->rc->config, r->info.host, r->info.host_len,
                          r->rc->has_ip_hosts ? local_ip(r) : NULL);
+    r->vhost = vh;
     r->conf = vh ? vh->conf : r->rc->config->global_conf;
     rc = kz_url_sanitize(&r->path, path, path_len, r->conf->allow_double_slashes, r->pool);
     if (rc != 0) {
@@ -131,7 +156,7 @@ static int request_route(kz_request_t *r)
     if (vh) {
         r->conf = kz_vhost_location(vh, r->path);
     }
-    return run_handlers(r);
+    return run_pipeline(r);
 }
 
 void kz_request_handle(kz_request_t *r)

@@ -31,17 +31,81 @@ const char *kz_response_header_get(const kz_request_t *r, const char *name)
     return NULL;
 }
 
+void kz_response_body_clear(kz_request_t *r)
+{
+    r->nsegs = 0;
+    r->body_len = 0;
+    r->pull = NULL;
+    r->pull_baton = NULL;
+}
+
+static kz_body_seg_t *seg_push(kz_request_t *r)
+{
+    if (!r->segs) {
+        r->segs = r->seg_inline;
+        r->segs_cap = (int)(sizeof(r->seg_inline) / sizeof(r->seg_inline[0]));
+    }
+    if (r->nsegs == r->segs_cap) {
+        kz_body_seg_t *more = apr_palloc(r->pool, 2 * (apr_size_t)r->segs_cap * sizeof(*more));
+        memcpy(more, r->segs, (apr_size_t)r->nsegs * sizeof(*more));
+        r->segs = more;
+        r->segs_cap *= 2;
+    }
+    return &r->segs[r->nsegs++];
+}
+
+void kz_response_body_add_mem(kz_request_t *r, const char *data, apr_size_t len)
+{
+    kz_body_seg_t *s;
+
+    if (len == 0) {
+        return; /* an empty segment would never advance the writer */
+    }
+    s = seg_push(r);
+    *s = (kz_body_seg_t){.data = data, .len = (apr_off_t)len};
+    r->body_len += (apr_off_t)len;
+}
+
+void kz_response_body_add_file(kz_request_t *r, apr_file_t *file, apr_off_t offset, apr_off_t len)
+{
+    kz_body_seg_t *s;
+
+    if (len <= 0) {
+        return;
+    }
+    s = seg_push(r);
+    *s = (kz_body_seg_t){.file = file, .offset = offset, .len = len};
+    r->body_len += len;
+}
+
+void kz_response_body_mem(kz_request_t *r, const char *data, apr_size_t len)
+{
+    kz_response_body_clear(r);
+    kz_response_body_add_mem(r, data, len);
+}
+
+void kz_response_body_file(kz_request_t *r, apr_file_t *file, apr_off_t offset, apr_off_t len)
+{
+    kz_response_body_clear(r);
+    kz_response_body_add_file(r, file, offset, len);
+}
+
+void kz_response_body_stream(kz_request_t *r, kz_body_pull_fn fn, void *baton, apr_off_t len)
+{
+    r->pull = fn;
+    r->pull_baton = baton;
+    r->body_len = len < 0 ? -1 : r->body_len + len;
+}
+
 void kz_response_error(kz_request_t *r, int status)
 {
     const char *page;
+    apr_size_t len;
 
     r->status = status;
     r->headers->nelts = 0;
-    r->file = NULL;
-    r->body_len = (apr_off_t)kz_errpage_render(
-        &page, status, status == 500 ? r->conf->admin_email : NULL, r->pool);
-    r->body = page;
-    r->body_kind = KZ_BODY_MEM;
+    len = kz_errpage_render(&page, status, status == 500 ? r->conf->admin_email : NULL, r->pool);
+    kz_response_body_mem(r, page, len);
     kz_response_header(r, "Content-Type", "text/html; charset=utf-8");
 }
 
@@ -92,6 +156,24 @@ static apr_size_t custom_headers_size(const kz_request_t *r)
     return size;
 }
 
+/* The write list: the head, then the body's segments (none for HEAD or a bodiless status). */
+static void out_prepare(kz_request_t *r, const char *head, apr_size_t head_len)
+{
+    int body = !r->head_only && (r->nsegs > 0 || r->pull);
+    int n = 1 + (body ? r->nsegs : 0);
+
+    /* Room for a pulled chunk (size line, data, CRLF) once the segments are written. */
+    r->out = apr_palloc(r->pool, (apr_size_t)(n > 3 ? n : 3) * sizeof(kz_body_seg_t));
+    r->out[0] = (kz_body_seg_t){.data = head, .len = (apr_off_t)head_len, .framing = 1};
+    for (int i = 1; i < n; i++) {
+        r->out[i] = r->segs[i - 1];
+    }
+    r->nout = n;
+    r->out_at = 0;
+    r->out_off = 0;
+    r->pull_done = !body || !r->pull;
+}
+
 void kz_response_prepare(kz_request_t *r)
 {
     const kz_global_t *g = &r->rc->config->global;
@@ -131,11 +213,16 @@ void kz_response_prepare(kz_request_t *r)
         }
     }
     if (status_has_no_content(r->status)) {
-        r->body_kind = KZ_BODY_NONE;
-    } else {
+        kz_response_body_clear(r);
+    } else if (r->body_len >= 0) {
         p = APPEND_LIT(p, "Content-Length: ");
         p = append_uint(p, (apr_uint64_t)r->body_len);
         p = APPEND_LIT(p, "\r\n");
+    } else if (r->head.version >= 11) {
+        r->chunked_out = 1;
+        p = APPEND_LIT(p, "Transfer-Encoding: chunked\r\n");
+    } else {
+        r->close = 1; /* HTTP/1.0 without a length: the close ends the body */
     }
     if (r->close) {
         p = APPEND_LIT(p, "Connection: close\r\n");
@@ -143,70 +230,123 @@ void kz_response_prepare(kz_request_t *r)
         p = APPEND_LIT(p, "Connection: keep-alive\r\n");
     }
     p = APPEND_LIT(p, "\r\n");
+    out_prepare(r, head, (apr_size_t)(p - head));
+}
 
-    r->iov = apr_palloc(r->pool, 2 * sizeof(struct iovec));
-    r->iov[0].iov_base = head;
-    r->iov[0].iov_len = (apr_size_t)(p - head);
-    r->niov = 1;
-    r->bytes_sent = 0;
-    if (r->head_only || r->body_kind == KZ_BODY_NONE) {
-        r->body_kind = KZ_BODY_NONE;
-    } else if (r->body_kind == KZ_BODY_MEM && r->body_len > 0) {
-        r->iov[1].iov_base = (void *)r->body;
-        r->iov[1].iov_len = (apr_size_t)r->body_len;
-        r->niov = 2;
+/* Moves the write position past n written bytes. */
+static void out_advance(kz_request_t *r, apr_size_t n)
+{
+    while (n > 0 && r->out_at < r->nout) {
+        kz_body_seg_t *s = &r->out[r->out_at];
+        apr_off_t left = s->len - r->out_off;
+        apr_off_t take = (apr_off_t)n < left ? (apr_off_t)n : left;
+
+        if (!s->framing) {
+            r->body_sent += take;
+        }
+        r->out_off += take;
+        n -= (apr_size_t)take;
+        if (r->out_off == s->len) {
+            r->out_at++;
+            r->out_off = 0;
+        }
     }
 }
 
-/* Moves the iovecs past n written bytes. */
-static void iov_advance(kz_request_t *r, apr_size_t n)
-{
-    while (n > 0 && r->iov_done < r->niov) {
-        struct iovec *v = &r->iov[r->iov_done];
-        apr_size_t take = n < v->iov_len ? n : v->iov_len;
+#define KZ_MAX_IOV 32
 
-        if (r->iov_done > 0) {
-            r->body_sent += (apr_off_t)take;
-        }
-        v->iov_base = (char *)v->iov_base + take;
-        v->iov_len -= take;
-        n -= take;
-        if (v->iov_len == 0) {
-            r->iov_done++;
-        }
+/* Writes the memory segments from the current one on, in one writev; MSG_MORE when a file
+ * segment or a streamed piece follows, so the kernel can join the head with it. */
+static apr_status_t out_write_mem(kz_request_t *r)
+{
+    struct iovec iov[KZ_MAX_IOV];
+    int n = 0, i = r->out_at;
+    apr_size_t sent = 0;
+    apr_status_t rv;
+
+    for (; i < r->nout && r->out[i].data && n < KZ_MAX_IOV; i++) {
+        apr_off_t skip = i == r->out_at ? r->out_off : 0;
+        iov[n].iov_base = (char *)r->out[i].data + skip;
+        iov[n++].iov_len = (apr_size_t)(r->out[i].len - skip);
     }
+    if (i < r->nout || (r->pull && !r->pull_done)) {
+        rv = kz_socket_sendv_more(r->conn->sock, iov, n, &sent);
+    } else {
+        rv = apr_socket_sendv(r->conn->sock, iov, n, &sent);
+    }
+    out_advance(r, sent);
+    return rv;
+}
+
+static apr_status_t out_write_file(kz_request_t *r)
+{
+    kz_body_seg_t *s = &r->out[r->out_at];
+    apr_off_t off = s->offset + r->out_off;
+    apr_off_t left = s->len - r->out_off;
+    apr_size_t n = left > (apr_off_t)(1 << 30) ? (apr_size_t)1 << 30 : (apr_size_t)left;
+    apr_status_t rv = apr_socket_sendfile(r->conn->sock, s->file, NULL, &off, &n, 0);
+
+    out_advance(r, n);
+    if (rv == APR_SUCCESS && n == 0) {
+        return APR_EOF; /* the file shrank under us */
+    }
+    return rv;
+}
+
+/* Asks the producer for the next piece and queues it (with chunk framing when chunked). */
+static apr_status_t out_pull(kz_request_t *r)
+{
+    const char *data = NULL;
+    apr_size_t len = 0;
+    apr_status_t rv = r->pull(r, r->pull_baton, &data, &len);
+    char *end = r->chunk_line + sizeof(r->chunk_line);
+    char *p = end;
+
+    r->nout = r->out_at = 0;
+    r->out_off = 0;
+    if (rv == APR_EOF) {
+        r->pull_done = 1;
+        if (r->chunked_out) {
+            r->out[r->nout++] = (kz_body_seg_t){.data = "0\r\n\r\n", .len = 5, .framing = 1};
+        }
+        return APR_SUCCESS;
+    }
+    if (rv != APR_SUCCESS || len == 0) {
+        return rv == APR_SUCCESS ? APR_EGENERAL : rv;
+    }
+    if (r->chunked_out) {
+        *--p = '\n';
+        *--p = '\r';
+        for (apr_size_t v = len; p == end - 2 || v; v >>= 4) {
+            *--p = "0123456789abcdef"[v & 15];
+        }
+        r->out[r->nout++] = (kz_body_seg_t){.data = p, .len = end - p, .framing = 1};
+    }
+    r->out[r->nout++] = (kz_body_seg_t){.data = data, .len = (apr_off_t)len};
+    if (r->chunked_out) {
+        r->out[r->nout++] = (kz_body_seg_t){.data = "\r\n", .len = 2, .framing = 1};
+    }
+    return APR_SUCCESS;
 }
 
 apr_status_t kz_response_write(kz_request_t *r)
 {
-    apr_socket_t *sock = r->conn->sock;
     apr_status_t rv;
 
-    while (r->iov_done < r->niov) {
-        apr_size_t n = 0;
-        if (r->body_kind == KZ_BODY_FILE && r->body_len > 0) {
-            rv = kz_socket_sendv_more(sock, r->iov + r->iov_done, r->niov - r->iov_done, &n);
-        } else {
-            rv = apr_socket_sendv(sock, r->iov + r->iov_done, r->niov - r->iov_done, &n);
+    r->waiting = 0;
+    for (;;) {
+        while (r->out_at < r->nout) {
+            rv = r->out[r->out_at].data ? out_write_mem(r) : out_write_file(r);
+            if (rv != APR_SUCCESS) {
+                return rv;
+            }
         }
-        if (rv != APR_SUCCESS) {
+        if (!r->pull || r->pull_done) {
+            return APR_SUCCESS;
+        }
+        if ((rv = out_pull(r)) != APR_SUCCESS) {
+            r->waiting = rv == KZ_EWAIT;
             return rv;
         }
-        iov_advance(r, n);
     }
-    while (r->body_kind == KZ_BODY_FILE && r->body_sent < r->body_len) {
-        apr_off_t off = r->file_offset + r->body_sent;
-        apr_off_t left = r->body_len - r->body_sent;
-        apr_size_t n = left > (apr_off_t)(1 << 30) ? (apr_size_t)1 << 30 : (apr_size_t)left;
-
-        rv = apr_socket_sendfile(sock, r->file, NULL, &off, &n, 0);
-        r->body_sent += (apr_off_t)n;
-        if (rv != APR_SUCCESS) {
-            return rv;
-        }
-        if (n == 0) {
-            return APR_EOF; /* the file shrank under us */
-        }
-    }
-    return APR_SUCCESS;
 }

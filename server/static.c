@@ -4,6 +4,7 @@
  * named without its slash, and bodies sent with sendfile.
  */
 #include "core.h"
+#include "stages.h"
 #include "filecache.h"
 #include "url.h"
 
@@ -71,6 +72,16 @@ static int redirect_to_directory(kz_request_t *r)
     return KZ_DONE;
 }
 
+const struct kz_static_conf *kz_static_compile(const kz_conf_t *c, apr_pool_t *p)
+{
+    return NULL;
+}
+
+int kz_static_slash_stage(kz_request_t *r)
+{
+    return KZ_DECLINED;
+}
+
 int kz_static_handle(kz_request_t *r)
 {
     kz_root_t *root;
@@ -108,14 +119,10 @@ int kz_static_handle(kz_request_t *r)
     type = kz_mime_lookup(r->rc->mime, r->path);
     kz_response_header(r, "Content-Type", type ? type : "application/octet-stream");
     r->status = 200;
-    r->body_len = e->finfo.size;
     if (e->content) {
-        r->body_kind = KZ_BODY_MEM;
-        r->body = e->content;
+        kz_response_body_mem(r, e->content, (apr_size_t)e->finfo.size);
     } else {
-        r->body_kind = KZ_BODY_FILE;
-        r->file = e->file;
-        r->file_offset = 0;
+        kz_response_body_file(r, e->file, 0, e->finfo.size);
     }
     return KZ_DONE;
 }

@@ -1,0 +1,7 @@
+/* enableIPSpoofing (stub until the feature lands). */
+#include "core.h"
+
+int kz_clientip_stage(kz_request_t *r)
+{
+    return KZ_DECLINED;
+}

@@ -1,0 +1,13 @@
+/* nonStandardCodes (stub until the feature lands). */
+#include "core.h"
+#include "stages.h"
+
+const struct kz_ncodes *kz_ncodes_compile(const kz_conf_t *c, apr_pool_t *p)
+{
+    return NULL;
+}
+
+int kz_ncodes_stage(kz_request_t *r)
+{
+    return KZ_DECLINED;
+}
