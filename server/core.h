@@ -48,6 +48,7 @@ struct kz_server {
     int nloops;
     volatile apr_uint32_t stopping;
     apr_array_header_t *listeners; /**< kz_listen_addr_t actually bound (port 0 resolved) */
+    struct kz_brute *brute;        /**< Basic-auth failures per client (brute.c) */
 };
 
 /** A loop's reference to a configuration and the requests on this loop that use it. */

@@ -5,6 +5,7 @@
  * reopen the logs. A reload swaps the current configuration under a mutex; each loop picks it up
  * at its next request and frees the old one when its last request on it ends.
  */
+#include "brute.h"
 #include "core.h"
 
 #include "kz_listen.h"
@@ -198,6 +199,7 @@ apr_status_t kz_server_start(kz_server_t **out, kz_config_t *config, apr_pool_t 
     apr_status_t rv;
 
     s->pool = p;
+    s->brute = kz_brute_create(p);
     apr_thread_mutex_create(&s->mutex, APR_THREAD_MUTEX_DEFAULT, p);
     /* The built-in MIME table is parsed once into the process pool and shared by every
      * configuration, so it outlives reloads. */

@@ -4,6 +4,7 @@
  * named without its slash, and bodies sent with sendfile.
  */
 #include "core.h"
+#include "dirlist.h"
 #include "stages.h"
 #include "filecache.h"
 #include "url.h"
@@ -44,7 +45,7 @@ static apr_status_t cache_open(kz_request_t *r, kz_root_t *root, const char *rel
                              loop->now, r->pool);
 }
 
-/* A directory: its index file, or 403 (directory listings come with the static-files work). */
+/* A directory: its index file, or a listing (kz_dirlist_serve decides whether listings are on). */
 static int open_index(kz_request_t *r, kz_root_t *root, const char *rel, kz_fcentry_t **entry)
 {
     for (apr_size_t i = 0; i < sizeof(index_files) / sizeof(index_files[0]); i++) {
@@ -59,7 +60,7 @@ static int open_index(kz_request_t *r, kz_root_t *root, const char *rel, kz_fcen
             return open_error(r, rv);
         }
     }
-    return 403;
+    return kz_dirlist_serve(r, root, rel);
 }
 
 static int redirect_to_directory(kz_request_t *r)
