@@ -8,6 +8,7 @@
 
 #include <apr.h>
 #include <apr_errno.h>
+#include <apr_pools.h>
 #include <apr_time.h>
 
 /** Number of online processors (at least 1). */
@@ -35,5 +36,12 @@ apr_status_t kz_os_events_init(void);
 
 /** Waits up to timeout for one control event. */
 kz_os_event_e kz_os_event_wait(apr_interval_time_t timeout);
+
+/** The file name of module NAME's shared library: "mod_NAME.so" (Unix), "mod_NAME.dll" (Windows).
+ */
+const char *kz_os_module_file(const char *name, apr_pool_t *p);
+
+/** The directory of the running executable (no trailing separator), or NULL if unknown. */
+const char *kz_os_exe_dir(apr_pool_t *p);
 
 #endif

@@ -8,6 +8,7 @@
 #include "config.h"
 #include "stages.h"
 #include "kz_os.h"
+#include "module.h"
 
 #include <apr_allocator.h>
 #include <apr_fnmatch.h>
@@ -24,9 +25,11 @@
 typedef struct loader {
     apr_pool_t *pool; /* the configuration's */
     kz_diag_t *diag;
-    apr_array_header_t *chain; /* const char *: absolute paths of the files being read */
-    kz_value_t *global;        /* the merged `global` map */
-    apr_array_header_t *hosts; /* kz_value_t *, every file's hosts in order */
+    apr_array_header_t *chain;   /* const char *: absolute paths of the files being read */
+    kz_value_t *global;          /* the merged `global` map */
+    apr_array_header_t *globals; /* kz_value_t *: every file's `global` map, not validated yet */
+    apr_array_header_t *hosts;   /* kz_value_t *, every file's hosts in order */
+    apr_array_header_t *modules; /* const kz_module_t *: loadModules, loaded, in order */
 } loader_t;
 
 static apr_status_t load_text(loader_t *ld, const char *name, const char *text, apr_size_t len);
@@ -216,19 +219,29 @@ static void normalize(loader_t *ld, const kz_property_t *prop, kz_pair_t *pair)
     }
 }
 
-/* Warnings for what is valid but does nothing in this build. */
+static int lists_module(const loader_t *ld, const char *name)
+{
+    for (int i = 0; i < ld->modules->nelts; i++) {
+        if (!strcmp(APR_ARRAY_IDX(ld->modules, i, const kz_module_t *)->name, name)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Warnings for what is valid but does nothing: a module's property when the module is not in
+ * loadModules, and properties of features this build does not have yet. */
 static void warn_unsupported(loader_t *ld, const kz_property_t *prop, const kz_value_t *map,
                              const kz_pair_t *pair)
 {
-    if (strcmp(prop->owner, "core") != 0) {
-        REPORT_KEY(ld, 0, map, pair, "not supported by this build yet; ignored");
+    if (!strcmp(prop->owner, "core") || lists_module(ld, prop->owner)) {
+        return;
     }
-    if (!strcmp(prop->name, "loadModules")) {
-        for (int i = 0; i < pair->value->items->nelts; i++) {
-            const kz_value_t *m = APR_ARRAY_IDX(pair->value->items, i, kz_value_t *);
-            REPORT_AT(ld, 0, m, "loadModules", "module '%s' is not available in this build yet",
-                      m->text);
-        }
+    if (kz_module_find(prop->owner) && !kz_module_is_planned(prop->owner)) {
+        REPORT_KEY(ld, 0, map, pair,
+                   "belongs to module '%s', which loadModules does not list; ignored", prop->owner);
+    } else {
+        REPORT_KEY(ld, 0, map, pair, "not supported by this build yet; ignored");
     }
 }
 
@@ -282,10 +295,6 @@ static void validate_hosts(loader_t *ld, kz_value_t *hosts)
             REPORT_AT(ld, 1, host, NULL, "a host must be a map");
             continue;
         }
-        validate_map(ld, host, KZ_SCOPE_HOST);
-        if (!map_get(host, "domain") && !map_get(host, "ip")) {
-            REPORT_AT(ld, 1, host, NULL, "a host needs 'domain' or 'ip'");
-        }
         APR_ARRAY_PUSH(ld->hosts, kz_value_t *) = host;
     }
 }
@@ -299,8 +308,79 @@ static void add_global(loader_t *ld, kz_value_t *global)
         REPORT_AT(ld, 1, global, NULL, "'global' must be a map");
         return;
     }
-    validate_map(ld, global, KZ_SCOPE_GLOBAL);
-    ld->global = ld->global ? merge_maps(ld->pool, ld->global, global, 0, NULL) : global;
+    APR_ARRAY_PUSH(ld->globals, kz_value_t *) = global;
+}
+
+/*
+ * Properties are validated once every file is read and the modules of loadModules are loaded,
+ * since a module's properties are known only then: globals in file order (merged as they go),
+ * then hosts.
+ */
+static void validate_all(loader_t *ld)
+{
+    for (int i = 0; i < ld->globals->nelts; i++) {
+        kz_value_t *global = APR_ARRAY_IDX(ld->globals, i, kz_value_t *);
+
+        validate_map(ld, global, KZ_SCOPE_GLOBAL);
+        ld->global = ld->global ? merge_maps(ld->pool, ld->global, global, 0, NULL) : global;
+    }
+    for (int i = 0; i < ld->hosts->nelts; i++) {
+        kz_value_t *host = APR_ARRAY_IDX(ld->hosts, i, kz_value_t *);
+
+        validate_map(ld, host, KZ_SCOPE_HOST);
+        if (!map_get(host, "domain") && !map_get(host, "ip")) {
+            REPORT_AT(ld, 1, host, NULL, "a host needs 'domain' or 'ip'");
+        }
+    }
+}
+
+/* One loadModules entry: a planned built-in (warning), or a module to load (error if it fails). */
+static void load_module(loader_t *ld, const kz_value_t *item, const char *dir)
+{
+    const kz_module_t *m;
+    const char *err;
+
+    for (int i = 0; i < ld->modules->nelts; i++) {
+        if (!strcmp(APR_ARRAY_IDX(ld->modules, i, const kz_module_t *)->name, item->text)) {
+            return; /* listed twice: the property check reports it */
+        }
+    }
+    if (kz_module_is_planned(item->text)) {
+        REPORT_AT(ld, 0, item, "loadModules", "module '%s' is not available in this build yet",
+                  item->text);
+    } else if ((err = kz_module_load(&m, item->text, dir, ld->pool)) != NULL) {
+        REPORT_AT(ld, 1, item, "loadModules", "%s", err);
+    } else {
+        APR_ARRAY_PUSH(ld->modules, const kz_module_t *) = m;
+    }
+}
+
+/* Loads what loadModules names (from every file's global, in order), so that validation knows
+ * the modules' properties. Malformed values are left to validation to report. */
+static void load_modules(loader_t *ld)
+{
+    const char *dir = NULL;
+
+    for (int i = 0; i < ld->globals->nelts; i++) {
+        const kz_value_t *v =
+            map_get(APR_ARRAY_IDX(ld->globals, i, kz_value_t *), "moduleDirectory");
+        if (v && v->type == KZ_V_STR && *v->text) {
+            dir = resolve_path(v, ld->pool);
+        }
+    }
+    for (int i = 0; i < ld->globals->nelts; i++) {
+        const kz_value_t *v = map_get(APR_ARRAY_IDX(ld->globals, i, kz_value_t *), "loadModules");
+        int n = v && v->type == KZ_V_LIST ? v->items->nelts : 1;
+
+        for (int k = 0; v && k < n; k++) {
+            const kz_value_t *item =
+                v->type == KZ_V_LIST ? APR_ARRAY_IDX(v->items, k, kz_value_t *) : v;
+            if (item->type == KZ_V_STR && kz_property_validate(kz_property_find("loadModules"),
+                                                               item, &item, ld->pool) == NULL) {
+                load_module(ld, item, dir);
+            }
+        }
+    }
 }
 
 /* ---- files and include ----------------------------------------------------------------- */
@@ -544,7 +624,54 @@ static const char *path_value(apr_hash_t *props, const char *name, apr_pool_t *p
     return v && v->type == KZ_V_STR ? resolve_path(v, p) : NULL;
 }
 
-static kz_conf_t *conf_compile(apr_pool_t *p, const kz_value_t *map)
+static kz_conf_t *conf_compile(const kz_config_t *cfg, apr_pool_t *p, const kz_value_t *map);
+
+/*
+ * errorConfig: each entry merged on top of the scope it appears in (without errorConfig itself)
+ * into a configuration of its own, used when a request in that scope ends in the entry's status.
+ */
+static void error_confs_compile(const kz_config_t *cfg, kz_conf_t *c, const kz_value_t *map,
+                                apr_pool_t *p)
+{
+    const kz_value_t *list = prop_value(c->props, "errorConfig");
+    kz_value_t *base;
+
+    if (!list || list->type != KZ_V_LIST) {
+        return;
+    }
+    base = new_container(p, KZ_V_MAP, map);
+    for (int i = 0; i < map->items->nelts; i++) {
+        const kz_pair_t *pair = &APR_ARRAY_IDX(map->items, i, kz_pair_t);
+        if (strcmp(pair->key, "errorConfig") != 0) {
+            APR_ARRAY_PUSH(base->items, kz_pair_t) = *pair;
+        }
+    }
+    c->error_confs = apr_array_make(p, list->items->nelts, sizeof(kz_error_conf_t));
+    for (int i = 0; i < list->items->nelts; i++) {
+        const kz_value_t *entry = APR_ARRAY_IDX(list->items, i, kz_value_t *);
+        const kz_value_t *scode = map_get(entry, "scode");
+        kz_error_conf_t *ec = apr_array_push(c->error_confs);
+
+        ec->scode = scode && scode->type == KZ_V_INT ? (int)scode->i : 0;
+        ec->conf = conf_compile(cfg, p, merge_maps(p, base, entry, 0, NULL));
+    }
+}
+
+/* What each loaded module's create_conf() makes of this scope. */
+static void module_confs_compile(const kz_config_t *cfg, kz_conf_t *c, apr_pool_t *p)
+{
+    int n = kz_module_count();
+
+    c->module_confs = apr_pcalloc(p, (apr_size_t)(n > 0 ? n : 1) * sizeof(void *));
+    for (int i = 0; cfg->modules && i < cfg->modules->nelts; i++) {
+        const kz_module_t *m = APR_ARRAY_IDX(cfg->modules, i, const kz_module_t *);
+        if (m->create_conf) {
+            c->module_confs[kz_module_index(m)] = m->create_conf(m, c, p);
+        }
+    }
+}
+
+static kz_conf_t *conf_compile(const kz_config_t *cfg, apr_pool_t *p, const kz_value_t *map)
 {
     kz_conf_t *c = apr_pcalloc(p, sizeof(*c));
     const kz_value_t *headers;
@@ -568,8 +695,11 @@ static kz_conf_t *conf_compile(apr_pool_t *p, const kz_value_t *map)
         kz_header_pair_t *h = apr_array_push(c->custom_headers);
         h->name = pair->key;
         h->value = pair->value->text;
+        c->custom_headers_path |= strstr(h->value, "{path}") != NULL;
     }
     kz_stages_compile(c, p);
+    module_confs_compile(cfg, c, p);
+    error_confs_compile(cfg, c, map, p);
     return c;
 }
 
@@ -665,8 +795,8 @@ static const char *normalize_ip(const char *ip, apr_pool_t *p)
     return ip;
 }
 
-static void location_compile(kz_vhost_t *vh, const kz_value_t *host_map, kz_value_t *loc,
-                             apr_pool_t *p)
+static void location_compile(const kz_config_t *cfg, kz_vhost_t *vh, const kz_value_t *host_map,
+                             kz_value_t *loc, apr_pool_t *p)
 {
     kz_location_t *l = apr_array_push(vh->locations);
     char *path = apr_pstrdup(p, map_get(loc, "path")->text);
@@ -677,7 +807,7 @@ static void location_compile(kz_vhost_t *vh, const kz_value_t *host_map, kz_valu
     }
     l->path = path;
     l->path_len = len;
-    l->conf = conf_compile(p, merge_maps(p, host_map, loc, 0, NULL));
+    l->conf = conf_compile(cfg, p, merge_maps(p, host_map, loc, 0, NULL));
 }
 
 static void vhost_compile(kz_config_t *cfg, const kz_value_t *global, kz_value_t *host,
@@ -689,7 +819,7 @@ static void vhost_compile(kz_config_t *cfg, const kz_value_t *global, kz_value_t
     const char *close;
 
     memset(vh, 0, sizeof(*vh));
-    vh->conf = conf_compile(p, merged);
+    vh->conf = conf_compile(cfg, p, merged);
     vh->locations = apr_array_make(p, 2, sizeof(kz_location_t));
     if ((v = map_get(host, "domain")) != NULL) {
         vh->domain = lower(v->text, p);
@@ -701,7 +831,7 @@ static void vhost_compile(kz_config_t *cfg, const kz_value_t *global, kz_value_t
     }
     v = map_get(host, "locations");
     for (int i = 0; v && v->type == KZ_V_LIST && i < v->items->nelts; i++) {
-        location_compile(vh, merged, APR_ARRAY_IDX(v->items, i, kz_value_t *), p);
+        location_compile(cfg, vh, merged, APR_ARRAY_IDX(v->items, i, kz_value_t *), p);
     }
 }
 
@@ -715,7 +845,7 @@ static void config_compile(loader_t *ld, kz_config_t *cfg)
     apr_array_cat(hosts->items, ld->hosts);
     APR_ARRAY_PUSH(cfg->root->items, kz_pair_t) = (kz_pair_t){"global", ld->global, 1, 1};
     APR_ARRAY_PUSH(cfg->root->items, kz_pair_t) = (kz_pair_t){"hosts", hosts, 1, 1};
-    cfg->global_conf = conf_compile(p, ld->global);
+    cfg->global_conf = conf_compile(cfg, p, ld->global);
     check_limits(ld, cfg->global_conf->props);
     global_compile(cfg, p);
     cfg->vhosts = apr_array_make(p, ld->hosts->nelts + 1, sizeof(kz_vhost_t));
@@ -751,12 +881,17 @@ static kz_config_t *loader_init(loader_t *ld, kz_diag_t **diag, const char *file
     ld->diag = *diag;
     ld->chain = apr_array_make(cp, 4, sizeof(const char *));
     ld->hosts = apr_array_make(cp, 4, sizeof(kz_value_t *));
+    ld->globals = apr_array_make(cp, 2, sizeof(kz_value_t *));
+    ld->modules = apr_array_make(cp, 4, sizeof(const kz_module_t *));
     return cfg;
 }
 
 static apr_status_t loader_finish(loader_t *ld, kz_config_t *cfg, kz_config_t **out)
 {
     *out = NULL;
+    load_modules(ld);
+    validate_all(ld);
+    cfg->modules = ld->modules;
     if (!ld->global) {
         kz_value_t where = {.file = cfg->file, .line = 1, .col = 1};
         ld->global = new_container(cfg->pool, KZ_V_MAP, &where);

@@ -16,67 +16,9 @@
 
 #include <stdio.h>
 
-/* ---- values ---------------------------------------------------------------------------- */
-
-typedef enum kz_vtype { KZ_V_NULL, KZ_V_BOOL, KZ_V_INT, KZ_V_STR, KZ_V_LIST, KZ_V_MAP } kz_vtype_e;
-
-typedef struct kz_value kz_value_t;
-
-/** One key of a map value. */
-typedef struct kz_pair {
-    const char *key;
-    kz_value_t *value;
-    int line; /**< the key's position, 1-based (the value's file) */
-    int col;
-} kz_pair_t;
-
-/**
- * A YAML node. Plain scalars are typed as YAML 1.2's core schema does (null, true/false,
- * integers); quoted scalars are always strings. `text` holds the scalar as written.
- */
-struct kz_value {
-    kz_vtype_e type;
-    const char *file;
-    int line; /**< 1-based */
-    int col;  /**< 1-based */
-    const char *text;
-    apr_int64_t i;
-    int b;
-    apr_array_header_t *items; /**< KZ_V_LIST: kz_value_t *; KZ_V_MAP: kz_pair_t */
-};
+#include "kz_property.h"
 
 /* ---- the property registry ------------------------------------------------------------- */
-
-typedef enum kz_ptype {
-    KZ_PT_BOOL,        /**< true/false */
-    KZ_PT_INT,         /**< integer within [min, max] */
-    KZ_PT_INT_OR_NULL, /**< integer within [min, max], or null (meaning "none") */
-    KZ_PT_STRING,      /**< a string (a plain scalar such as 8080 is accepted as its text) */
-    KZ_PT_LISTEN,      /**< integer port, or "address:port" / "[v6]:port" */
-    KZ_PT_STRING_LIST, /**< list of strings (a single string is accepted as a list of one) */
-    KZ_PT_STRING_MAP,  /**< map of string to string */
-    KZ_PT_ANY          /**< anything; the property's check function validates it */
-} kz_ptype_e;
-
-#define KZ_SCOPE_GLOBAL   0x1 /**< the `global` block */
-#define KZ_SCOPE_HOST     0x2 /**< an entry of `hosts` */
-#define KZ_SCOPE_LOCATION 0x4 /**< an entry of a host's `locations` */
-#define KZ_SCOPE_ERROR    0x8 /**< an entry of `errorConfig` */
-#define KZ_SCOPE_ANY      0xF
-
-/** Checks a value of a KZ_PT_ANY property (or extra rules); returns an error message or NULL. */
-typedef const char *(*kz_property_check_fn)(const kz_value_t *value, apr_pool_t *p);
-
-typedef struct kz_property {
-    const char *name; /**< the configuration key, exactly as the original spells it */
-    kz_ptype_e type;
-    unsigned scopes;      /**< KZ_SCOPE_* bits where it may appear */
-    const char *def;      /**< the default as documented ("-" for none) */
-    const char *owner;    /**< "core" or a module name */
-    apr_int64_t min, max; /**< for integers */
-    const char *doc;      /**< one line for the README and `karpacz -p` */
-    kz_property_check_fn check;
-} kz_property_t;
 
 /**
  * Adds properties to the registry (the core's are built in; modules add theirs at start). A name
@@ -152,6 +94,7 @@ typedef struct kz_conf {
     const char *wwwroot;                /**< absolute, no trailing '/'; NULL when unset */
     const char *admin_email;            /**< serverAdministratorEmail or NULL */
     apr_array_header_t *custom_headers; /**< kz_header_pair_t */
+    int custom_headers_path;            /**< some value has the `{path}` placeholder */
     int allow_symlinks_outside;         /**< allowSymlinksOutsideWwwroot */
     int allow_double_slashes;           /**< allowDoubleSlashes */
     int ip_spoofing;                    /**< enableIPSpoofing */
@@ -164,7 +107,14 @@ typedef struct kz_conf {
     const struct kz_static_conf *statics; /**< static-file settings (static.c) */
     const struct kz_errors *errors;       /**< errorPages + errorConfig (errors.c) */
     void **module_confs;                  /**< per loaded module, by its index (module.c) */
+    apr_array_header_t *error_confs;      /**< kz_error_conf_t: errorConfig entries, or NULL */
 } kz_conf_t;
+
+/** An errorConfig entry compiled on top of the scope it belongs to. */
+typedef struct kz_error_conf {
+    int scode; /**< the status it applies to; 0 for every error */
+    kz_conf_t *conf;
+} kz_error_conf_t;
 
 /** Global-only settings, compiled from the `global` block. */
 typedef struct kz_global {
@@ -207,9 +157,10 @@ typedef struct kz_config {
     apr_pool_t *pool; /**< everything of this configuration lives here */
     const char *file;
     kz_global_t global;
-    kz_conf_t *global_conf;     /**< used when no host matches */
-    apr_array_header_t *vhosts; /**< kz_vhost_t, in file order */
-    kz_value_t *root;           /**< the merged document (after include) */
+    kz_conf_t *global_conf;      /**< used when no host matches */
+    apr_array_header_t *vhosts;  /**< kz_vhost_t, in file order */
+    kz_value_t *root;            /**< the merged document (after include) */
+    apr_array_header_t *modules; /**< const struct kz_module *: loadModules, in handler order */
 } kz_config_t;
 
 /**

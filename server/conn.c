@@ -19,6 +19,8 @@ static const kz_global_t *conn_global(kz_conn_t *c)
     return &c->loop->cfg->rc->config->global;
 }
 
+static void request_destroy(kz_conn_t *c);
+
 static kz_request_t *request_create(kz_conn_t *c)
 {
     kz_loop_t *loop = c->loop;
@@ -40,6 +42,11 @@ static kz_request_t *request_create(kz_conn_t *c)
     r->client_ip = c->client_ip;
     c->req = r;
     return r;
+}
+
+void kz_conn_drop_request(kz_conn_t *c)
+{
+    request_destroy(c);
 }
 
 static void request_destroy(kz_conn_t *c)
@@ -202,7 +209,13 @@ static void conn_fail(kz_conn_t *c, int status)
 
 static void conn_dispatch(kz_conn_t *c)
 {
-    kz_request_handle(c->req);
+    if (kz_request_handle(c->req) == KZ_SUSPENDED) {
+        /* Reading stops (pipelined requests wait in the buffer); `timeout` still applies. */
+        c->state = KZ_CONN_HANDLE;
+        c->deadline = 0;
+        kz_conn_set_events(c, 0);
+        return;
+    }
     conn_respond(c);
 }
 
@@ -413,6 +426,8 @@ void kz_conn_on_event(kz_conn_t *c, apr_int16_t events)
         conn_write(c);
         conn_process(c); /* requests pipelined behind the one just written */
         break;
+    case KZ_CONN_HANDLE:
+        break; /* not polled while a module holds the request */
     case KZ_CONN_LINGER:
         conn_linger_read(c);
         break;
@@ -421,7 +436,10 @@ void kz_conn_on_event(kz_conn_t *c, apr_int16_t events)
 
 void kz_conn_on_timeout(kz_conn_t *c)
 {
-    if (c->state == KZ_CONN_READ_HEAD && c->len == 0) {
+    if (c->state == KZ_CONN_HANDLE) {
+        kz_request_timeout(c->req);
+        kz_conn_respond(c);
+    } else if (c->state == KZ_CONN_READ_HEAD && c->len == 0) {
         kz_conn_close(c);
     } else if (c->state == KZ_CONN_READ_HEAD || c->state == KZ_CONN_READ_BODY) {
         c->deadline = 0;
@@ -440,4 +458,10 @@ void kz_response_wake(kz_request_t *r)
     }
     conn_write(c);
     conn_process(c);
+}
+
+void kz_conn_respond(kz_conn_t *c)
+{
+    conn_respond(c);
+    conn_process(c); /* requests pipelined behind this one */
 }

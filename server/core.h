@@ -11,6 +11,7 @@
 #include "filecache.h"
 #include "http_parse.h"
 #include "kz.h"
+#include "kz_module.h"
 #include "kz_fs.h"
 #include "log.h"
 #include "mime.h"
@@ -66,6 +67,13 @@ typedef struct kz_buf {
     char data[];
 } kz_buf_t;
 
+/** A loop's timers: a min-heap by deadline (timer.c). */
+typedef struct kz_timers {
+    kz_timer_t **heap;
+    int n, cap;
+    kz_timer_t *free;
+} kz_timers_t;
+
 struct kz_loop {
     kz_server_t *server;
     int id;
@@ -97,11 +105,15 @@ struct kz_loop {
     apr_uint32_t generation;
     apr_thread_t *thread;
     int draining; /**< stopping: no accept, close idle connections */
+    kz_timers_t timers;
+    apr_thread_mutex_t *post_mutex; /**< guards the post queue, filled by any thread */
+    struct kz_post *post_head, *post_tail;
 };
 
 typedef enum kz_conn_state {
     KZ_CONN_READ_HEAD,
     KZ_CONN_READ_BODY,
+    KZ_CONN_HANDLE, /**< a module suspended the request; it resumes it */
     KZ_CONN_WRITE,
     KZ_CONN_LINGER
 } kz_conn_state_e;
@@ -184,7 +196,13 @@ struct kz_request {
     const kz_vhost_t *vhost; /**< the host that matched, or NULL (global configuration) */
     const char *client_ip;   /**< the connection's peer, or the X-Forwarded-For address */
     const char *user;        /**< the authenticated user (Basic), or NULL */
-    int head_only;           /**< HEAD */
+    /* modules */
+    int phase;        /**< 0: handle hooks; 1: CONNECT/upgrade hooks (request.c) */
+    int mod_next;     /**< the index in loadModules of the next module to run */
+    int mod_ran;      /**< modules 0 … mod_ran-1 ran: their response hooks run */
+    int suspended;    /**< a handler returned KZ_SUSPENDED and has not resumed */
+    int error_status; /**< the status an errorConfig entry is answering for, or 0 */
+    int head_only;    /**< HEAD */
     /* body of the request */
     apr_off_t body_left; /**< Content-Length bytes still to read */
     kz_chunked_t chunked;
@@ -234,29 +252,40 @@ void kz_loop_buf_put(kz_loop_t *loop, kz_buf_t *buf);
 void kz_conn_set_events(kz_conn_t *c, apr_int16_t events);
 void kz_conn_close(kz_conn_t *c);
 
+/* ---- timer.c ---- */
+/** How long the loop may sleep: until its next timer, at most max. */
+apr_interval_time_t kz_timers_wait(kz_loop_t *loop, apr_interval_time_t max);
+/** Runs the timers that are due and the callbacks other threads posted. */
+void kz_timers_run(kz_loop_t *loop);
+void kz_loop_run_posted(kz_loop_t *loop);
+void kz_timers_destroy(kz_loop_t *loop);
+
 /* ---- conn.c ---- */
 void kz_conn_start(kz_conn_t *c);
+/** Writes the response of a request that was suspended and is now settled. */
+void kz_conn_respond(kz_conn_t *c);
+/** Frees the connection's request, if any (before the connection closes). */
+void kz_conn_drop_request(kz_conn_t *c);
 void kz_conn_on_event(kz_conn_t *c, apr_int16_t events);
 void kz_conn_on_timeout(kz_conn_t *c);
 
 /* ---- request.c ---- */
-/** Runs the pipeline for a request whose head (and body) has been read; fills the response. */
-void kz_request_handle(kz_request_t *r);
+/**
+ * Runs the pipeline for a request whose head (and body) has been read. Returns KZ_DONE with the
+ * response set, or KZ_SUSPENDED: a module will resume it, and the connection then gets
+ * kz_conn_respond().
+ */
+int kz_request_handle(kz_request_t *r);
+/** A suspended request ran out of time: answers 504 (the module's cleanup runs with the pool). */
+void kz_request_timeout(kz_request_t *r);
 
 /* ---- response.c ---- */
-void kz_response_header(kz_request_t *r, const char *name, const char *value);
-const char *kz_response_header_get(const kz_request_t *r, const char *name);
 /** Sets an error response: status, the built-in page, Content-Type. */
 void kz_response_error(kz_request_t *r, int status);
+/** Forgets the response set so far: status, fields, body. */
+void kz_response_reset(kz_request_t *r);
 /** Drops the body set so far (segments and stream). */
 void kz_response_body_clear(kz_request_t *r);
-/** Replaces the body with bytes that live at least as long as the request. */
-void kz_response_body_mem(kz_request_t *r, const char *data, apr_size_t len);
-/** Replaces the body with len bytes of file from offset (the file stays open meanwhile). */
-void kz_response_body_file(kz_request_t *r, apr_file_t *file, apr_off_t offset, apr_off_t len);
-/** Appends a segment to the body. */
-void kz_response_body_add_mem(kz_request_t *r, const char *data, apr_size_t len);
-void kz_response_body_add_file(kz_request_t *r, apr_file_t *file, apr_off_t offset, apr_off_t len);
 /**
  * Streams the body from fn after any segments; len is the whole body's length when known (then
  * Content-Length frames it), or -1 (chunked for HTTP/1.1, close-delimited for HTTP/1.0).
@@ -283,6 +312,12 @@ int kz_rewrite_stage(kz_request_t *r);      /**< rewrite.c: rewriteMap */
 int kz_ncodes_stage(kz_request_t *r);       /**< ncodes.c: nonStandardCodes, Basic auth */
 int kz_static_slash_stage(kz_request_t *r); /**< static.c: trailing-slash redirects */
 int kz_static_handle(kz_request_t *r);      /**< static.c: files, listings */
+
+/* ---- errors.c ---- */
+/** The errorConfig configuration for status in conf (the last matching entry), or NULL. */
+const kz_conf_t *kz_errors_config(const kz_conf_t *conf, int status);
+/** Answers with status: the errorPages file for it, else the built-in page. */
+void kz_errors_respond(kz_request_t *r, int status);
 
 /**
  * Picks the location of r->vhost for r->path again (after a rewrite changed the path) and sets

@@ -9,6 +9,8 @@
 #ifndef KZ_LOG_H
 #define KZ_LOG_H
 
+#include "kz.h"
+
 #include <apr_pools.h>
 #include <apr_time.h>
 
@@ -18,13 +20,7 @@ typedef struct kz_logbuf kz_logbuf_t;
 typedef enum kz_log_target { KZ_LOG_ACCESS = 0, KZ_LOG_ERROR = 1 } kz_log_target_e;
 
 /** Levels of error-log lines. */
-typedef enum kz_log_level {
-    KZ_LOG_CRIT,
-    KZ_LOG_ERR,
-    KZ_LOG_WARN,
-    KZ_LOG_NOTICE,
-    KZ_LOG_INFO
-} kz_log_level_e;
+/* kz_log_level_e is public (kz.h): modules log with it too. */
 
 /**
  * Opens the logger and starts its writer thread. access_path NULL: no access log. error_path

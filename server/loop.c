@@ -71,6 +71,7 @@ static apr_status_t loop_cleanup(void *data)
 {
     kz_loop_t *loop = data;
 
+    kz_timers_destroy(loop); /* after the requests' pools, whose cleanups may cancel timers */
     while (loop->free_bufs) {
         kz_buf_t *b = loop->free_bufs;
         loop->free_bufs = b->next;
@@ -128,6 +129,12 @@ apr_status_t kz_loop_create(kz_loop_t **out, kz_server_t *server, int id, apr_po
      * keeps no state of its own: the remove call before close() can be skipped. */
     loop->close_removes = strcmp(apr_pollset_method_name(loop->pollset), "epoll") == 0 ||
                           strcmp(apr_pollset_method_name(loop->pollset), "kqueue") == 0;
+    /* The post queue's mutex lives in the server's pool: other threads lock it. */
+    if ((rv = apr_thread_mutex_create(&loop->post_mutex, APR_THREAD_MUTEX_DEFAULT, p)) !=
+        APR_SUCCESS) {
+        apr_pool_destroy(pool);
+        return rv;
+    }
     loop->logbuf = kz_logbuf_create(server->logger, pool);
     loop->filecache = kz_filecache_create(KZ_FC_ENTRIES, KZ_FC_CONTENT, KZ_FC_FILE_CONTENT, pool);
     kz_loop_update_now(loop);
@@ -259,6 +266,7 @@ void kz_conn_close(kz_conn_t *c)
     if (!c->open) {
         return;
     }
+    kz_conn_drop_request(c); /* a request ended by an error or a suspended one: its pool goes */
     c->open = 0;
     if (c->events && !loop->close_removes) {
         apr_pollset_remove(loop->pollset, &c->pfd);
@@ -334,7 +342,7 @@ void *APR_THREAD_FUNC kz_loop_main(apr_thread_t *thread, void *data)
         apr_int32_t n = 0;
         apr_status_t rv;
 
-        rv = apr_pollset_poll(loop->pollset, KZ_SWEEP_INTERVAL, &n, &events);
+        rv = apr_pollset_poll(loop->pollset, kz_timers_wait(loop, KZ_SWEEP_INTERVAL), &n, &events);
         kz_loop_update_now(loop);
         if (rv == APR_SUCCESS) {
             for (apr_int32_t i = 0; i < n; i++) {
@@ -348,6 +356,8 @@ void *APR_THREAD_FUNC kz_loop_main(apr_thread_t *thread, void *data)
                 }
             }
         }
+        kz_loop_run_posted(loop);
+        kz_timers_run(loop);
         loop_release_closed(loop);
         if (apr_atomic_read32(&loop->server->stopping) && !loop->draining) {
             loop_start_draining(loop);

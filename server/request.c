@@ -5,11 +5,13 @@
  * returns a status gets the server's error page; nothing answering is a 404.
  */
 #include "core.h"
+#include "module.h"
 #include "url.h"
 
 #include "kz_listen.h"
 
 #include <apr_strings.h>
+#include <stdarg.h>
 #include <string.h>
 
 static const struct {
@@ -76,12 +78,70 @@ static const char *local_ip(kz_request_t *r)
     return c->local_ip;
 }
 
-/* The handlers: the modules of loadModules in order, then the default handler's OPTIONS answer,
- * then static files; nothing answering is a 404. */
+enum { PHASE_HANDLE, PHASE_CONNECT };
+
+/* A module's answer: KZ_DECLINED, KZ_DONE, KZ_SUSPENDED or an error status; anything else is the
+ * module's fault and becomes a 500. */
+static int check_rc(kz_request_t *r, const kz_module_t *m, int rc)
+{
+    if (rc == KZ_DECLINED || rc == KZ_DONE || rc == KZ_SUSPENDED || (rc >= 400 && rc <= 599)) {
+        return rc;
+    }
+    kz_request_log(r, KZ_LOG_ERR, 203, "module '%s' returned %d for %s; answering 500", m->name, rc,
+                   r->path ? r->path : r->target);
+    return 500;
+}
+
+/* Runs the modules' handle (or handle_connect) hooks from r->mod_next on, in loadModules order. */
+static int run_modules(kz_request_t *r)
+{
+    const apr_array_header_t *mods = r->rc->config->modules;
+
+    while (mods && r->mod_next < mods->nelts) {
+        const kz_module_t *m = APR_ARRAY_IDX(mods, r->mod_next, const kz_module_t *);
+        int (*hook)(kz_request_t *) = r->phase == PHASE_CONNECT ? m->handle_connect : m->handle;
+        int rc;
+
+        r->mod_next++;
+        if (!hook) {
+            continue;
+        }
+        if (r->mod_next > r->mod_ran) {
+            r->mod_ran = r->mod_next;
+        }
+        rc = check_rc(r, m, hook(r));
+        if (rc == KZ_SUSPENDED) {
+            r->suspended = 1;
+        }
+        if (rc != KZ_DECLINED) {
+            return rc;
+        }
+    }
+    return KZ_DECLINED;
+}
+
+/*
+ * The handlers, from where the request stands: the CONNECT/upgrade hooks (a CONNECT nobody takes
+ * is a 501; an upgrade nobody takes is a plain request), the modules of loadModules in order, the
+ * default handler's OPTIONS answer, static files; nothing answering is a 404.
+ */
 static int run_handlers(kz_request_t *r)
 {
     int rc;
 
+    if (r->phase == PHASE_CONNECT) {
+        if ((rc = run_modules(r)) != KZ_DECLINED) {
+            return rc;
+        }
+        if (r->method_num == KZ_M_CONNECT) {
+            return 501;
+        }
+        r->phase = PHASE_HANDLE;
+        r->mod_next = 0;
+    }
+    if ((rc = run_modules(r)) != KZ_DECLINED) {
+        return rc;
+    }
     if (r->method_num == KZ_M_OPTIONS) {
         r->status = 204;
         kz_response_header(r, "Allow", KZ_ALLOW);
@@ -104,6 +164,9 @@ static int run_pipeline(kz_request_t *r)
         if (rc != KZ_DECLINED) {
             return rc;
         }
+    }
+    if (kz_http_field(&r->head, "Upgrade")) {
+        r->phase = PHASE_CONNECT;
     }
     return run_handlers(r);
 }
@@ -129,7 +192,11 @@ static int request_route(kz_request_t *r)
         return 405;
     }
     if (r->method_num == KZ_M_CONNECT) {
-        return 501; /* no module handles CONNECT yet */
+        /* Authority-form (RFC 9112 §3.2.3): the modules' CONNECT hooks, with the global
+         * configuration, as the original; none taking it is a 501. */
+        r->path = r->head.target;
+        r->phase = PHASE_CONNECT;
+        return run_handlers(r);
     }
     if (strcmp(r->head.target, "*") == 0) {
         if (r->method_num != KZ_M_OPTIONS) {
@@ -159,17 +226,153 @@ static int request_route(kz_request_t *r)
     return run_pipeline(r);
 }
 
-void kz_request_handle(kz_request_t *r)
+/* The response hooks of every module whose handler ran, in reverse order. */
+static void run_response_hooks(kz_request_t *r)
 {
-    int rc = request_route(r);
+    const apr_array_header_t *mods = r->rc->config->modules;
 
-    if (rc != KZ_DONE) {
-        kz_response_error(r, rc);
-        if (rc == 405) {
-            kz_response_header(r, "Allow", KZ_ALLOW);
+    for (int i = r->mod_ran - 1; mods && i >= 0; i--) {
+        const kz_module_t *m = APR_ARRAY_IDX(mods, i, const kz_module_t *);
+        if (m->on_response) {
+            m->on_response(r);
         }
+    }
+}
+
+/*
+ * Turns the chain's result into the final response: an error status first looks for an
+ * errorConfig entry (the handlers then run again with its configuration, and a success of theirs
+ * is sent with the error's status), then for an errorPages file, then the built-in page.
+ */
+static int request_settle(kz_request_t *r, int rc)
+{
+    const kz_conf_t *ec;
+
+    while (rc != KZ_SUSPENDED && rc != KZ_DONE) {
+        if (!r->error_status && (ec = kz_errors_config(r->conf, rc)) != NULL) {
+            r->error_status = rc;
+            r->conf = ec;
+            kz_response_reset(r);
+            r->phase = PHASE_HANDLE;
+            r->mod_next = 0;
+            rc = run_handlers(r);
+            continue;
+        }
+        kz_errors_respond(r, r->error_status ? r->error_status : rc);
+        rc = KZ_DONE;
+    }
+    if (rc == KZ_SUSPENDED) {
+        return rc;
+    }
+    if (r->error_status && r->status < 300) {
+        r->status = r->error_status;
     }
     if (r->status == 0) {
         r->status = 200;
     }
+    run_response_hooks(r);
+    return KZ_DONE;
+}
+
+int kz_request_handle(kz_request_t *r)
+{
+    return request_settle(r, request_route(r));
+}
+
+void kz_request_timeout(kz_request_t *r)
+{
+    r->suspended = 0;
+    kz_request_log(r, KZ_LOG_WARN, 204, "no answer for %s within the request timeout",
+                   r->path ? r->path : r->target);
+    kz_response_reset(r);
+    kz_errors_respond(r, 504);
+    run_response_hooks(r);
+}
+
+/* ---- the module interface (kz_module.h) ----------------------------------------------- */
+
+KZ_API apr_status_t kz_request_resume(kz_request_t *r, int rc)
+{
+    const kz_module_t *m;
+
+    if (!r->suspended) {
+        return APR_EINVAL;
+    }
+    r->suspended = 0;
+    m = APR_ARRAY_IDX(r->rc->config->modules, r->mod_next - 1, const kz_module_t *);
+    rc = check_rc(r, m, rc);
+    if (rc == KZ_DECLINED) {
+        rc = run_handlers(r);
+    }
+    if (request_settle(r, rc) == KZ_DONE) {
+        kz_conn_respond(r->conn);
+    }
+    return APR_SUCCESS;
+}
+
+KZ_API apr_pool_t *kz_request_pool(const kz_request_t *r)
+{
+    return r->pool;
+}
+
+KZ_API const char *kz_request_method(const kz_request_t *r)
+{
+    return r->method;
+}
+
+KZ_API const char *kz_request_path(const kz_request_t *r)
+{
+    return r->path;
+}
+
+KZ_API const char *kz_request_query(const kz_request_t *r)
+{
+    return r->query;
+}
+
+KZ_API const char *kz_request_header(const kz_request_t *r, const char *name)
+{
+    const kz_http_field_t *f = kz_http_field(&r->head, name);
+
+    return f ? f->value : NULL;
+}
+
+KZ_API const char *kz_request_client_ip(const kz_request_t *r)
+{
+    return r->client_ip;
+}
+
+KZ_API const char *kz_request_host(const kz_request_t *r)
+{
+    return r->host;
+}
+
+KZ_API const kz_conf_t *kz_request_conf(const kz_request_t *r)
+{
+    return r->conf;
+}
+
+KZ_API void *kz_request_module_conf(const kz_request_t *r, const kz_module_t *self)
+{
+    int i = kz_module_index(self);
+
+    return i >= 0 && r->conf->module_confs ? r->conf->module_confs[i] : NULL;
+}
+
+KZ_API kz_loop_t *kz_request_loop(const kz_request_t *r)
+{
+    return r->conn->loop;
+}
+
+KZ_API void kz_request_log(const kz_request_t *r, kz_log_level_e level, int msgid, const char *fmt,
+                           ...)
+{
+    kz_loop_t *loop = r->conn->loop;
+    char msg[2048];
+    va_list ap;
+
+    va_start(ap, fmt);
+    apr_vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    kz_log_error(loop->server->logger, loop->logbuf, level, msgid, "%s", msg);
 }

@@ -6,12 +6,13 @@
 #include "core.h"
 #include "errpage.h"
 #include "kz_listen.h"
+#include "url.h"
 
 #include <apr_strings.h>
 #include <string.h>
 #include <strings.h>
 
-void kz_response_header(kz_request_t *r, const char *name, const char *value)
+KZ_API void kz_response_header(kz_request_t *r, const char *name, const char *value)
 {
     kz_header_pair_t *h = apr_array_push(r->headers);
 
@@ -19,7 +20,7 @@ void kz_response_header(kz_request_t *r, const char *name, const char *value)
     h->value = value;
 }
 
-const char *kz_response_header_get(const kz_request_t *r, const char *name)
+KZ_API const char *kz_response_header_get(const kz_request_t *r, const char *name)
 {
     const kz_header_pair_t *h = (const kz_header_pair_t *)r->headers->elts;
 
@@ -54,7 +55,7 @@ static kz_body_seg_t *seg_push(kz_request_t *r)
     return &r->segs[r->nsegs++];
 }
 
-void kz_response_body_add_mem(kz_request_t *r, const char *data, apr_size_t len)
+KZ_API void kz_response_body_add_mem(kz_request_t *r, const char *data, apr_size_t len)
 {
     kz_body_seg_t *s;
 
@@ -66,7 +67,8 @@ void kz_response_body_add_mem(kz_request_t *r, const char *data, apr_size_t len)
     r->body_len += (apr_off_t)len;
 }
 
-void kz_response_body_add_file(kz_request_t *r, apr_file_t *file, apr_off_t offset, apr_off_t len)
+KZ_API void kz_response_body_add_file(kz_request_t *r, apr_file_t *file, apr_off_t offset,
+                                      apr_off_t len)
 {
     kz_body_seg_t *s;
 
@@ -78,13 +80,14 @@ void kz_response_body_add_file(kz_request_t *r, apr_file_t *file, apr_off_t offs
     r->body_len += len;
 }
 
-void kz_response_body_mem(kz_request_t *r, const char *data, apr_size_t len)
+KZ_API void kz_response_body_mem(kz_request_t *r, const char *data, apr_size_t len)
 {
     kz_response_body_clear(r);
     kz_response_body_add_mem(r, data, len);
 }
 
-void kz_response_body_file(kz_request_t *r, apr_file_t *file, apr_off_t offset, apr_off_t len)
+KZ_API void kz_response_body_file(kz_request_t *r, apr_file_t *file, apr_off_t offset,
+                                  apr_off_t len)
 {
     kz_response_body_clear(r);
     kz_response_body_add_file(r, file, offset, len);
@@ -97,13 +100,54 @@ void kz_response_body_stream(kz_request_t *r, kz_body_pull_fn fn, void *baton, a
     r->body_len = len < 0 ? -1 : r->body_len + len;
 }
 
+void kz_response_reset(kz_request_t *r)
+{
+    r->status = 0;
+    r->headers->nelts = 0;
+    kz_response_body_clear(r);
+}
+
+KZ_API void kz_response_status(kz_request_t *r, int status)
+{
+    r->status = status;
+}
+
+/* Fields a handler sets to go with an error status (RFC 9110 §10.2, §11.6): they survive the
+ * error page; whatever described a body that is no longer sent does not. */
+static int keeps_with_error(const char *name)
+{
+    static const char *const kept[] = {
+        "Allow",      "Location",     "Retry-After", "WWW-Authenticate", "Proxy-Authenticate",
+        "Set-Cookie", "Cache-Control"};
+
+    for (apr_size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
+        if (strcasecmp(name, kept[i]) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void keep_error_headers(kz_request_t *r)
+{
+    kz_header_pair_t *h = (kz_header_pair_t *)r->headers->elts;
+    int n = 0;
+
+    for (int i = 0; i < r->headers->nelts; i++) {
+        if (keeps_with_error(h[i].name)) {
+            h[n++] = h[i];
+        }
+    }
+    r->headers->nelts = n;
+}
+
 void kz_response_error(kz_request_t *r, int status)
 {
     const char *page;
     apr_size_t len;
 
     r->status = status;
-    r->headers->nelts = 0;
+    keep_error_headers(r);
     len = kz_errpage_render(&page, status, status == 500 ? r->conf->admin_email : NULL, r->pool);
     kz_response_body_mem(r, page, len);
     kz_response_header(r, "Content-Type", "text/html; charset=utf-8");
@@ -143,10 +187,32 @@ static char *append_field(char *p, const char *name, const char *value)
     return APPEND_LIT(p, "\r\n");
 }
 
-/* The fields of customHeaders that the response does not have yet. */
-static apr_size_t custom_headers_size(const kz_request_t *r)
+/* customHeaders with `{path}` replaced by the request's path (percent-encoded, so a header can
+ * never carry a control character); the configured array itself when nothing has it. */
+static const apr_array_header_t *custom_headers(const kz_request_t *r)
 {
     const apr_array_header_t *ch = r->conf->custom_headers;
+    apr_array_header_t *out;
+    const char *path;
+
+    if (!ch || !r->conf->custom_headers_path) {
+        return ch;
+    }
+    path = r->path ? kz_url_encode_path(r->path, r->pool) : "";
+    out = apr_array_copy(r->pool, ch);
+    for (int i = 0; i < out->nelts; i++) {
+        kz_header_pair_t *h = &APR_ARRAY_IDX(out, i, kz_header_pair_t);
+        const char *at;
+        while ((at = strstr(h->value, "{path}")) != NULL) {
+            h->value = apr_pstrcat(r->pool, apr_pstrmemdup(r->pool, h->value, at - h->value), path,
+                                   at + 6, NULL);
+        }
+    }
+    return out;
+}
+
+static apr_size_t custom_headers_size(const apr_array_header_t *ch)
+{
     apr_size_t size = 0;
 
     for (int i = 0; ch && i < ch->nelts; i++) {
@@ -177,7 +243,7 @@ static void out_prepare(kz_request_t *r, const char *head, apr_size_t head_len)
 void kz_response_prepare(kz_request_t *r)
 {
     const kz_global_t *g = &r->rc->config->global;
-    const apr_array_header_t *ch = r->conf->custom_headers;
+    const apr_array_header_t *ch = custom_headers(r);
     const kz_header_pair_t *h = (const kz_header_pair_t *)r->headers->elts;
     const char *reason;
     apr_size_t size;
@@ -188,7 +254,7 @@ void kz_response_prepare(kz_request_t *r)
     }
     reason = kz_status_reason(r->status);
     /* The fixed parts (status line, Date, framing, Connection) take well under 256 bytes. */
-    size = 256 + strlen(reason) + strlen(g->server_header) + custom_headers_size(r);
+    size = 256 + strlen(reason) + strlen(g->server_header) + custom_headers_size(ch);
     for (int i = 0; i < r->headers->nelts; i++) {
         size += strlen(h[i].name) + strlen(h[i].value) + 4;
     }

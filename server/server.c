@@ -35,6 +35,32 @@ static void open_root(kz_runconf_t *rc, const char *wwwroot, apr_pool_t *p)
     }
 }
 
+/* The web roots of a scope and of its errorConfig entries. */
+static void open_roots(kz_runconf_t *rc, const kz_conf_t *conf, apr_pool_t *p)
+{
+    open_root(rc, conf->wwwroot, p);
+    for (int i = 0; conf->error_confs && i < conf->error_confs->nelts; i++) {
+        open_root(rc, APR_ARRAY_IDX(conf->error_confs, i, kz_error_conf_t).conf->wwwroot, p);
+    }
+}
+
+/* Each module's init() for a configuration about to serve; the first failure refuses it. */
+static apr_status_t modules_init(kz_config_t *config, const char **error)
+{
+    for (int i = 0; config->modules && i < config->modules->nelts; i++) {
+        const kz_module_t *m = APR_ARRAY_IDX(config->modules, i, const kz_module_t *);
+        const char *msg = NULL;
+        apr_status_t rv;
+
+        if (m->init && (rv = m->init(m, config->pool, &msg)) != APR_SUCCESS) {
+            *error = apr_psprintf(config->pool, "module '%s' failed to start: %s", m->name,
+                                  msg ? msg : "no reason given");
+            return rv;
+        }
+    }
+    return APR_SUCCESS;
+}
+
 apr_status_t kz_runconf_create(kz_runconf_t **out, kz_config_t *config, kz_mime_t *builtin,
                                const char **error)
 {
@@ -53,14 +79,17 @@ apr_status_t kz_runconf_create(kz_runconf_t **out, kz_config_t *config, kz_mime_
     }
     rc->roots = apr_hash_make(p);
     rc->warnings = apr_array_make(p, 1, sizeof(const char *));
-    open_root(rc, config->global_conf->wwwroot, p);
+    open_roots(rc, config->global_conf, p);
     for (int i = 0; i < config->vhosts->nelts; i++) {
         const kz_vhost_t *vh = &APR_ARRAY_IDX(config->vhosts, i, kz_vhost_t);
-        open_root(rc, vh->conf->wwwroot, p);
+        open_roots(rc, vh->conf, p);
         rc->has_ip_hosts |= vh->ip != NULL;
         for (int j = 0; vh->locations && j < vh->locations->nelts; j++) {
-            open_root(rc, APR_ARRAY_IDX(vh->locations, j, kz_location_t).conf->wwwroot, p);
+            open_roots(rc, APR_ARRAY_IDX(vh->locations, j, kz_location_t).conf, p);
         }
+    }
+    if (modules_init(config, error) != APR_SUCCESS) {
+        return APR_EINVAL;
     }
     *out = rc;
     return APR_SUCCESS;
@@ -282,6 +311,9 @@ static void server_reload(kz_server_t *s)
         }
         kz_log_error(s->logger, NULL, KZ_LOG_ERR, 4,
                      "reload of %s failed; the running configuration stays", file);
+        if (config) {
+            apr_pool_destroy(config->pool); /* loaded, but refused while preparing it */
+        }
         apr_pool_destroy(tmp);
         return;
     }
@@ -293,6 +325,10 @@ static void server_reload(kz_server_t *s)
         kz_log_error(s->logger, NULL, KZ_LOG_WARN, 5,
                      "reload: changes to port, workers, log files and "
                      "maximumRequestHeadersSize take effect at the next restart");
+    }
+    for (int i = 0; i < diag->warnings->nelts; i++) {
+        kz_log_error(s->logger, NULL, KZ_LOG_WARN, 10, "reload: %s",
+                     APR_ARRAY_IDX(diag->warnings, i, const char *));
     }
     log_runconf_warnings(s, rc);
     apr_thread_mutex_lock(s->mutex);

@@ -5,8 +5,11 @@
  */
 #include "kz_os.h"
 
+#include <apr_strings.h>
+
 #include <errno.h>
 #include <signal.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -81,4 +84,26 @@ kz_os_event_e kz_os_event_wait(apr_interval_time_t timeout)
     default:
         return KZ_OS_EVENT_NONE;
     }
+}
+
+const char *kz_os_module_file(const char *name, apr_pool_t *p)
+{
+    return apr_pstrcat(p, "mod_", name, ".so", NULL);
+}
+
+const char *kz_os_exe_dir(apr_pool_t *p)
+{
+    char buf[4096];
+    ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+    char *slash;
+
+    if (n <= 0) {
+        return NULL;
+    }
+    buf[n] = '\0';
+    slash = strrchr(buf, '/');
+    if (!slash) {
+        return NULL;
+    }
+    return apr_pstrmemdup(p, buf, slash == buf ? 1 : (apr_size_t)(slash - buf));
 }

@@ -1,6 +1,6 @@
 /*
- * Karpacz's public basics: the version and the values a handler returns. The module interface
- * proper (kz_module_t) grows here with the module-API work.
+ * Karpacz's public basics: the version, the values a handler returns, log levels, and the one
+ * place where symbols are marked for export (the module interface is in kz_module.h).
  */
 #ifndef KZ_H
 #define KZ_H
@@ -13,5 +13,31 @@
 #define KZ_DECLINED (-1)
 /** A handler answered completely. */
 #define KZ_DONE 0
+/** A handler will answer later, through kz_request_resume() (kz_module.h). */
+#define KZ_SUSPENDED (-2)
+
+typedef enum kz_log_level {
+    KZ_LOG_CRIT,
+    KZ_LOG_ERR,
+    KZ_LOG_WARN,
+    KZ_LOG_NOTICE,
+    KZ_LOG_INFO
+} kz_log_level_e;
+
+/*
+ * KZ_API marks the server's functions that modules call; KZ_MODULE_EXPORT marks a module's
+ * kz_module_t. The only platform test allowed outside runtime/ (DESIGN.md: export macros).
+ */
+#if defined(_WIN32)
+#define KZ_MODULE_EXPORT __declspec(dllexport)
+#ifdef KZ_BUILDING_SERVER
+#define KZ_API __declspec(dllexport)
+#else
+#define KZ_API __declspec(dllimport)
+#endif
+#else
+#define KZ_MODULE_EXPORT __attribute__((visibility("default")))
+#define KZ_API           __attribute__((visibility("default")))
+#endif
 
 #endif

@@ -244,7 +244,7 @@ static void test_registry_register(void)
 
     kz_property_each(count_prop, before);
     CU_ASSERT(before[0] > 80);
-    CU_ASSERT_EQUAL(before[1], 30);
+    CU_ASSERT_EQUAL(before[1], 32); /* the core's own: 30, moduleDirectory, errorPages */
     kz_property_register(mine, 2);
     CU_ASSERT_PTR_EQUAL(kz_property_find("proxyTo"), &mine[0]);
     CU_ASSERT_PTR_EQUAL(kz_property_find("testOnlyProperty"), &mine[1]);
@@ -434,7 +434,7 @@ static const diag_row_t diag_rows[] = {
     {"customHeaders value not a string", "global:\n  customHeaders:\n    X-A: [1]\n", 1,
      "t.yaml:3:10: error: property 'customHeaders': expected a string as the value, got a list"},
     {"unknown module", "global:\n  loadModules: [cgi, foo]\n", 1,
-     "t.yaml:2:22: error: property 'loadModules': unknown module 'foo'"},
+     "t.yaml:2:22: error: property 'loadModules': module 'foo': no library mod_foo.so in "},
     {"module listed twice", "global:\n  loadModules: [cgi, cgi]\n", 1,
      "t.yaml:2:16: error: property 'loadModules': module 'cgi' is listed twice"},
     {"workers not auto", "global:\n  workers: many\n", 1,
@@ -475,7 +475,12 @@ static void test_messages(void)
                             : (rv == APR_SUCCESS && cfg && diag->errors->nelts == 0 &&
                                diag->warnings->nelts == 1);
 
-        ok = ok && !strcmp(msg_at(arr, 0), row->message);
+        /* A message ending in a space is a prefix (the rest names build directories). */
+        if (row->message[strlen(row->message) - 1] == ' ') {
+            ok = ok && !strncmp(msg_at(arr, 0), row->message, strlen(row->message));
+        } else {
+            ok = ok && !strcmp(msg_at(arr, 0), row->message);
+        }
         if (!ok) {
             fprintf(stderr, "\nrow '%s' (rv %d):\n", row->label, rv);
             dump("error", diag->errors);
