@@ -100,8 +100,9 @@ struct kz_loop {
     apr_time_t next_sweep;
     kz_logbuf_t *logbuf;
     kz_filecache_t *filecache;
-    kz_cfgslot_t *cfg;     /**< the current configuration on this loop */
-    kz_cfgslot_t *retired; /**< older ones still used by requests */
+    struct kz_zcache *zcache; /**< compressed static files (compress.h) */
+    kz_cfgslot_t *cfg;        /**< the current configuration on this loop */
+    kz_cfgslot_t *retired;    /**< older ones still used by requests */
     apr_uint32_t generation;
     apr_thread_t *thread;
     int draining; /**< stopping: no accept, close idle connections */
@@ -197,9 +198,10 @@ struct kz_request {
     const char *client_ip;   /**< the connection's peer, or the X-Forwarded-For address */
     const char *user;        /**< the authenticated user (Basic), or NULL */
     /* modules */
-    int phase;        /**< 0: handle hooks; 1: CONNECT/upgrade hooks (request.c) */
-    int mod_next;     /**< the index in loadModules of the next module to run */
-    int mod_ran;      /**< modules 0 … mod_ran-1 ran: their response hooks run */
+    int phase;    /**< 0: handle hooks; 1: CONNECT/upgrade hooks (request.c) */
+    int mod_next; /**< the index in loadModules of the next module to run */
+    apr_uint64_t
+        mods_ran;     /**< bit i: module i of loadModules ran a hook (its response hook runs) */
     int suspended;    /**< a handler returned KZ_SUSPENDED and has not resumed */
     int error_status; /**< the status an errorConfig entry is answering for, or 0 */
     int head_only;    /**< HEAD */

@@ -138,6 +138,20 @@ static const char *add_module(const kz_module_t *m, const char *name, apr_pool_t
     return NULL;
 }
 
+const char *kz_module_add(const kz_module_t *m, apr_pool_t *p)
+{
+    if (kz_module_find(m->name)) {
+        return kz_module_find(m->name) == m
+                   ? NULL
+                   : apr_psprintf(p, "module '%s' exists already", m->name);
+    }
+    if (!registry_pool) {
+        apr_pool_create(&registry_pool, NULL);
+        apr_pool_tag(registry_pool, "kz_modules");
+    }
+    return add_module(m, m->name, p);
+}
+
 /* The library's path: in dir, or the first default directory that has the file. */
 static const char *library_path(const char *name, const char *dir, apr_pool_t *p)
 {

@@ -23,6 +23,12 @@
 const char *kz_module_load(const kz_module_t **out, const char *name, const char *dir,
                            apr_pool_t *p);
 
+/**
+ * Registers a module compiled into the process (the built-in ones, and tests' own): checks its
+ * header like a library's and registers its properties. Returns NULL or an error message.
+ */
+const char *kz_module_add(const kz_module_t *m, apr_pool_t *p);
+
 /** 1 when NAME names a built-in module of the original that this build does not have yet. */
 int kz_module_is_planned(const char *name);
 

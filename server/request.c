@@ -106,9 +106,7 @@ static int run_modules(kz_request_t *r)
         if (!hook) {
             continue;
         }
-        if (r->mod_next > r->mod_ran) {
-            r->mod_ran = r->mod_next;
-        }
+        r->mods_ran |= (apr_uint64_t)1 << (r->mod_next - 1);
         rc = check_rc(r, m, hook(r));
         if (rc == KZ_SUSPENDED) {
             r->suspended = 1;
@@ -165,7 +163,7 @@ static int run_pipeline(kz_request_t *r)
             return rc;
         }
     }
-    if (kz_http_field(&r->head, "Upgrade")) {
+    if (r->info.upgrade) {
         r->phase = PHASE_CONNECT;
     }
     return run_handlers(r);
@@ -231,9 +229,9 @@ static void run_response_hooks(kz_request_t *r)
 {
     const apr_array_header_t *mods = r->rc->config->modules;
 
-    for (int i = r->mod_ran - 1; mods && i >= 0; i--) {
+    for (int i = mods ? mods->nelts - 1 : -1; i >= 0; i--) {
         const kz_module_t *m = APR_ARRAY_IDX(mods, i, const kz_module_t *);
-        if (m->on_response) {
+        if (m->on_response && (r->mods_ran >> i & 1)) {
             m->on_response(r);
         }
     }
