@@ -36,4 +36,30 @@ apr_uint32_t kz_root_id(const kz_root_t *root);
 apr_status_t kz_root_open_file(apr_file_t **out, apr_finfo_t *finfo, kz_root_t *root,
                                const char *rel, int allow_escape, apr_pool_t *p);
 
+/** A directory beneath a root, open for reading its entries. */
+typedef struct kz_dir kz_dir_t;
+
+/**
+ * Opens the directory rel (relative to root as for kz_root_open_file, "" for the root itself,
+ * same containment rule) to read its entries. Not a directory → an APR_STATUS_IS_ENOTDIR status.
+ * A cleanup in p closes it.
+ */
+apr_status_t kz_root_open_dir(kz_dir_t **out, kz_root_t *root, const char *rel, int allow_escape,
+                              apr_pool_t *p);
+
+/**
+ * Reads the next entry of dir ("." and ".." are skipped): *name, valid until the next call, and
+ * *type as the directory itself records it without a stat (APR_DIR, APR_REG, APR_LNK, ...), or
+ * APR_UNKFILE when the file system does not say. Returns APR_SUCCESS, APR_ENOENT after the last
+ * entry, or the error that stopped the reading.
+ */
+apr_status_t kz_dir_read(const char **name, apr_filetype_e *type, kz_dir_t *dir);
+
+/**
+ * Fills finfo (APR_FINFO_TYPE, SIZE and MTIME) for the entry name of dir. A symbolic link is
+ * followed only as far as the root allows: a target outside it gives KZ_STATUS_ESCAPE (unless
+ * the directory was opened with allow_escape), a dangling link an APR_STATUS_IS_ENOENT status.
+ */
+apr_status_t kz_dir_stat(apr_finfo_t *finfo, kz_dir_t *dir, const char *name);
+
 #endif

@@ -1,10 +1,11 @@
 /*
  * The per-loop open-file cache of filecache.h. Each entry owns a small pool holding its
- * descriptor (closed by the pool's cleanup) and, for small files, the content. A hash per
- * document root maps relative paths to entries; an LRU list bounds their number and the bytes
- * of content held.
+ * descriptor (closed by the pool's cleanup), its validators and, for small files, the content;
+ * an entry may also remember that a probed file is absent. A hash per document root maps
+ * relative paths to entries; an LRU list bounds their number and the bytes of content held.
  */
 #include "filecache.h"
+#include "log.h"
 
 #include <apr_hash.h>
 #include <apr_strings.h>
@@ -119,28 +120,50 @@ static apr_uint32_t cache_key(const kz_root_t *root, int allow_escape)
     return (kz_root_id(root) << 1) | (allow_escape ? 1u : 0u);
 }
 
-static apr_status_t entry_create(kz_fcentry_t **out, kz_filecache_t *fc, kz_root_t *root,
-                                 const char *rel, int allow_escape)
+static kz_fcentry_t *entry_alloc(kz_filecache_t *fc, kz_root_t *root, const char *rel,
+                                 int allow_escape)
 {
     apr_pool_t *p;
     kz_fcentry_t *e;
-    apr_status_t rv;
 
     apr_pool_create(&p, fc->pool);
     e = apr_pcalloc(p, sizeof(*e));
     e->pool = p;
     e->cache = fc;
     e->root_id = cache_key(root, allow_escape);
-    rv = kz_root_open_file(&e->file, &e->finfo, root, rel, allow_escape, p);
+    e->key = apr_pstrdup(p, rel);
+    return e;
+}
+
+/* The strong validators: the modification time (in microseconds) and the size identify a
+ * version of the file, as nginx's ETag does; the inode is left out so that servers sharing
+ * the files give the same tag. */
+static void entry_validators(kz_fcentry_t *e)
+{
+    char *date = apr_palloc(e->pool, 32);
+
+    e->etag = apr_psprintf(e->pool, "\"%" APR_UINT64_T_HEX_FMT "-%" APR_UINT64_T_HEX_FMT "\"",
+                           (apr_uint64_t)e->finfo.mtime, (apr_uint64_t)e->finfo.size);
+    kz_http_date(date, e->finfo.mtime);
+    e->last_modified = date;
+}
+
+static apr_status_t entry_create(kz_fcentry_t **out, kz_filecache_t *fc, kz_root_t *root,
+                                 const char *rel, int allow_escape)
+{
+    kz_fcentry_t *e = entry_alloc(fc, root, rel, allow_escape);
+    apr_status_t rv = kz_root_open_file(&e->file, &e->finfo, root, rel, allow_escape, e->pool);
+
     if (rv != APR_SUCCESS) {
-        apr_pool_destroy(p);
+        apr_pool_destroy(e->pool);
         return rv;
     }
     if (e->finfo.filetype != APR_REG) {
         apr_file_close(e->file);
         e->file = NULL;
+    } else {
+        entry_validators(e);
     }
-    e->key = apr_pstrdup(p, rel);
     *out = e;
     return APR_SUCCESS;
 }
@@ -172,8 +195,34 @@ static void cache_insert(kz_filecache_t *fc, kz_fcentry_t *e, apr_time_t now)
     fc->count++;
 }
 
-apr_status_t kz_filecache_open(kz_fcentry_t **entry, kz_filecache_t *fc, kz_root_t *root,
-                               const char *rel, int allow_escape, apr_time_t now, apr_pool_t *pool)
+static void lru_touch(kz_filecache_t *fc, kz_fcentry_t *e)
+{
+    if (fc->head != e) {
+        lru_unlink(fc, e);
+        lru_push_front(fc, e);
+    }
+}
+
+/* A missing file while probing: the entry that remembers it, kept for a second. */
+static void remember_absent(kz_filecache_t *fc, kz_fcentry_t *e, kz_root_t *root, const char *rel,
+                            int allow_escape, apr_time_t now)
+{
+    if (e && e->absent) {
+        e->checked = now;
+        lru_touch(fc, e);
+        return;
+    }
+    if (e) {
+        entry_remove(fc, e);
+    }
+    e = entry_alloc(fc, root, rel, allow_escape);
+    e->absent = 1;
+    cache_insert(fc, e, now);
+}
+
+/* Finds or (re)creates the entry for rel; remembers absent files only when probing. */
+static apr_status_t lookup(kz_fcentry_t **out, kz_filecache_t *fc, kz_root_t *root, const char *rel,
+                           int allow_escape, apr_time_t now, int probe)
 {
     apr_uint32_t id = cache_key(root, allow_escape);
     apr_hash_t *files = apr_hash_get(fc->roots, &id, sizeof(id));
@@ -181,32 +230,71 @@ apr_status_t kz_filecache_open(kz_fcentry_t **entry, kz_filecache_t *fc, kz_root
     kz_fcentry_t *fresh;
     apr_status_t rv;
 
-    if (e && now - e->checked < KZ_FC_REVALIDATE) {
-        if (fc->head != e) {
-            lru_unlink(fc, e);
-            lru_push_front(fc, e);
-        }
-    } else {
-        rv = entry_create(&fresh, fc, root, rel, allow_escape);
-        if (rv != APR_SUCCESS) {
-            if (e) {
-                entry_remove(fc, e);
-            }
+    if (e && now - e->checked < KZ_FC_REVALIDATE && (probe || !e->absent)) {
+        lru_touch(fc, e);
+        *out = e;
+        return e->absent ? APR_ENOENT : APR_SUCCESS;
+    }
+    rv = entry_create(&fresh, fc, root, rel, allow_escape);
+    if (rv != APR_SUCCESS) {
+        if ((APR_STATUS_IS_ENOENT(rv) || APR_STATUS_IS_ENOTDIR(rv)) &&
+            (probe || (e && e->absent))) {
+            remember_absent(fc, e, root, rel, allow_escape, now);
             return rv;
         }
-        if (e && same_file(e, fresh)) {
-            entry_destroy(fresh);
-            e->checked = now;
-        } else {
-            if (e) {
-                entry_remove(fc, e);
-            }
-            cache_insert(fc, fresh, now);
-            e = fresh;
+        if (e) {
+            entry_remove(fc, e);
         }
+        return rv;
+    }
+    if (e && same_file(e, fresh)) {
+        entry_destroy(fresh);
+        e->checked = now;
+    } else {
+        if (e) {
+            entry_remove(fc, e);
+        }
+        cache_insert(fc, fresh, now);
+        e = fresh;
+    }
+    *out = e;
+    return APR_SUCCESS;
+}
+
+static apr_status_t open_ref(kz_fcentry_t **entry, kz_filecache_t *fc, kz_root_t *root,
+                             const char *rel, int allow_escape, apr_time_t now, apr_pool_t *pool,
+                             int probe)
+{
+    kz_fcentry_t *e;
+    apr_status_t rv = lookup(&e, fc, root, rel, allow_escape, now, probe);
+
+    if (rv != APR_SUCCESS) {
+        return rv;
     }
     e->refs++;
     apr_pool_cleanup_register(pool, e, entry_unref, apr_pool_cleanup_null);
     *entry = e;
     return APR_SUCCESS;
+}
+
+apr_status_t kz_filecache_open(kz_fcentry_t **entry, kz_filecache_t *fc, kz_root_t *root,
+                               const char *rel, int allow_escape, apr_time_t now, apr_pool_t *pool)
+{
+    return open_ref(entry, fc, root, rel, allow_escape, now, pool, 0);
+}
+
+apr_status_t kz_filecache_probe(kz_fcentry_t **entry, kz_filecache_t *fc, kz_root_t *root,
+                                const char *rel, int allow_escape, apr_time_t now, apr_pool_t *pool)
+{
+    return open_ref(entry, fc, root, rel, allow_escape, now, pool, 1);
+}
+
+apr_status_t kz_filecache_type(apr_filetype_e *type, kz_filecache_t *fc, kz_root_t *root,
+                               const char *rel, int allow_escape, apr_time_t now)
+{
+    kz_fcentry_t *e;
+    apr_status_t rv = lookup(&e, fc, root, rel, allow_escape, now, 0);
+
+    *type = rv == APR_SUCCESS ? e->finfo.filetype : APR_NOFILE;
+    return rv;
 }

@@ -21,6 +21,9 @@ typedef struct kz_fcentry {
     apr_finfo_t finfo;   /**< type, size, mtime, inode */
     apr_file_t *file;    /**< open descriptor of a regular file (in the entry's pool) */
     const char *content; /**< the whole file when it is small, else NULL */
+    /* Validators of a regular file, made once per entry rather than once per response. */
+    const char *etag;          /**< strong entity-tag, quoted: "<mtime>-<size>" in hex */
+    const char *last_modified; /**< mtime as an IMF-fixdate (RFC 9110 §5.6.7) */
     /* internal */
     struct kz_fcentry *prev, *next; /**< LRU list, most recent first */
     kz_filecache_t *cache;
@@ -30,6 +33,7 @@ typedef struct kz_fcentry {
     apr_time_t checked;
     int refs;
     int stale;
+    int absent; /**< remembers that the file does not exist (kz_filecache_probe) */
 } kz_fcentry_t;
 
 /** Limits of one cache: entries, and bytes of content held. */
@@ -43,5 +47,21 @@ kz_filecache_t *kz_filecache_create(int max_entries, apr_size_t max_content,
  */
 apr_status_t kz_filecache_open(kz_fcentry_t **entry, kz_filecache_t *cache, kz_root_t *root,
                                const char *rel, int allow_escape, apr_time_t now, apr_pool_t *pool);
+
+/**
+ * As kz_filecache_open, for files that are often missing (precompressed siblings such as
+ * "a.css.br"): a missing file (ENOENT, ENOTDIR) is remembered for the same second as an open
+ * one, so asking again costs no system call (the status is then APR_ENOENT).
+ */
+apr_status_t kz_filecache_probe(kz_fcentry_t **entry, kz_filecache_t *cache, kz_root_t *root,
+                                const char *rel, int allow_escape, apr_time_t now,
+                                apr_pool_t *pool);
+
+/**
+ * The type of rel beneath root (APR_REG, APR_DIR...) through the cache, without keeping a
+ * reference: for a look that does not serve the file (the trailing-slash redirect).
+ */
+apr_status_t kz_filecache_type(apr_filetype_e *type, kz_filecache_t *cache, kz_root_t *root,
+                               const char *rel, int allow_escape, apr_time_t now);
 
 #endif

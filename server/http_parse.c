@@ -832,3 +832,14 @@ int kz_chunked_decode(kz_chunked_t *st, char *buf, apr_size_t len, apr_size_t *c
     *out_len = out;
     return rc;
 }
+
+int kz_ascii_caseeq(const char *a, const char *b, apr_size_t n)
+{
+    for (apr_size_t i = 0; i < n; i++) {
+        unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
+        if (x != y && ((x | 0x20) != y || y < 'a' || y > 'z')) {
+            return 0;
+        }
+    }
+    return 1;
+}

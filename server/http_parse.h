@@ -128,6 +128,12 @@ typedef struct kz_chunked {
 int kz_chunked_decode(kz_chunked_t *st, char *buf, apr_size_t len, apr_size_t *consumed,
                       apr_size_t *out_len);
 
+/**
+ * Whether a[0..n) equals the lowercase ASCII text b[0..n), ignoring ASCII case (no locale, no
+ * call: this runs per response). Stops at a NUL in a, so a shorter a never matches.
+ */
+int kz_ascii_caseeq(const char *a, const char *b, apr_size_t n);
+
 /** Whether c is a tchar (RFC 9110 §5.6.2). */
 int kz_http_is_tchar(unsigned char c);
 

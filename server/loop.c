@@ -4,6 +4,7 @@
  * Timeouts are deadlines stored in each connection and checked by a sweep twice a second, which
  * costs nothing per request (no timer insert or delete) and is exact to half a second.
  */
+#include "compress.h"
 #include "core.h"
 
 #include "kz_listen.h"
@@ -137,6 +138,7 @@ apr_status_t kz_loop_create(kz_loop_t **out, kz_server_t *server, int id, apr_po
     }
     loop->logbuf = kz_logbuf_create(server->logger, pool);
     loop->filecache = kz_filecache_create(KZ_FC_ENTRIES, KZ_FC_CONTENT, KZ_FC_FILE_CONTENT, pool);
+    loop->zcache = kz_zcache_create(pool); /* freed with the pool */
     kz_loop_update_now(loop);
     *out = loop;
     return APR_SUCCESS;

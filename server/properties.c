@@ -6,6 +6,10 @@
  * with warnings instead of "unknown property". Also type-checks values and prints the table.
  */
 #include "config.h"
+#include "errors.h"
+#include "ncodes.h"
+#include "rewrite.h"
+#include "static.h"
 
 #include <apr_cstr.h>
 #include <apr_lib.h>
@@ -74,9 +78,7 @@ static const char *check_header_value(const kz_value_t *v, apr_pool_t *p)
     return has_ctl(v->text) ? "must not contain control characters" : NULL;
 }
 
-/* The built-in modules of the original; none is available in this build yet. */
-static const char *const known_modules[] = {"cache", "cgi", "fcgi", "scgi", "rproxy", "fproxy"};
-
+/* Module names become file names (mod_NAME.so), so they are plain words. */
 static const char *check_load_modules(const kz_value_t *v, apr_pool_t *p)
 {
     int n = v->type == KZ_V_LIST ? v->items->nelts : 1;
@@ -84,14 +86,12 @@ static const char *check_load_modules(const kz_value_t *v, apr_pool_t *p)
     for (int i = 0; i < n; i++) {
         const char *name =
             v->type == KZ_V_LIST ? APR_ARRAY_IDX(v->items, i, kz_value_t *)->text : v->text;
-        size_t k = 0;
+        const char *c = name;
 
-        while (k < sizeof(known_modules) / sizeof(*known_modules) &&
-               strcmp(name, known_modules[k]) != 0) {
-            k++;
+        for (; *c && (apr_isalnum(*c) || *c == '_'); c++) {
         }
-        if (k == sizeof(known_modules) / sizeof(*known_modules)) {
-            return apr_psprintf(p, "unknown module '%s'", name);
+        if (!*name || *c || strlen(name) > 64) {
+            return apr_psprintf(p, "invalid module name '%s' (letters, digits and '_')", name);
         }
         for (int j = 0; j < i; j++) {
             if (!strcmp(name, APR_ARRAY_IDX(v->items, j, kz_value_t *)->text)) {
@@ -225,7 +225,12 @@ static const kz_property_t core_properties[] = {
     {"errorLogFilePath", KZ_PT_STRING, G, "-", "core", 0, 0,
      "Error log file, relative to the configuration file", check_nonempty},
     {"loadModules", KZ_PT_STRING_LIST, G, "-", "core", 0, 0,
-     "Modules to run, in this order (cache, cgi, fcgi, scgi, rproxy, fproxy)", check_load_modules},
+     "Modules to run, in this order: built-in names, or mod_NAME shared libraries",
+     check_load_modules},
+    {"moduleDirectory", KZ_PT_STRING, G, "-", "core", 0, 0,
+     "Where mod_NAME libraries are looked up, relative to the configuration file (default: "
+     "`modules/` beside the executable, then the installed module directory)",
+     check_nonempty},
     {"serverHeader", KZ_PT_STRING, G, "Karpacz", "core", 0, 0,
      "Value of the Server response field; \"\" sends none", check_header_value},
     {"mimeTypesFile", KZ_PT_STRING, G, "-", "core", 0, 0,
@@ -307,8 +312,8 @@ static const kz_property_t later_properties[] = {
      "Use the production ACME directory" TODO, NULL},
     {"useAutomaticTLSHTTPChallenge", KZ_PT_BOOL, G, "false", "acme", 0, 0,
      "Use HTTP-01 instead of TLS-ALPN-01" TODO, NULL},
-    {"blocklist", KZ_PT_STRING_LIST, G, "-", "blocklist", 0, 0,
-     "Client addresses or CIDR ranges answered with 403" TODO, NULL},
+    {"blocklist", KZ_PT_STRING_LIST, G, "-", "core", 0, 0,
+     "Client addresses or CIDR ranges (IPv4, IPv6) answered with 403", kz_blocklist_check},
     {"environmentVariables", KZ_PT_STRING_MAP, G, "-", "env", 0, 0,
      "Variables set in the server process" TODO, NULL},
     {"maximumCacheEntries", KZ_PT_INT_OR_NULL, G, "-", "cache", 0, 1000000000,
@@ -317,29 +322,46 @@ static const kz_property_t later_properties[] = {
      "Window in which backend failures are counted, in milliseconds" TODO, NULL},
     {"disableToHTTPSRedirect", KZ_PT_BOOL, H, "false", "tls", 0, 0,
      "Do not redirect plain HTTP to HTTPS" TODO, NULL},
-    {"wwwredirect", KZ_PT_BOOL, H, "false", "redirect", 0, 0, "Redirect domain to www.domain" TODO,
-     NULL},
-    {"enableIPSpoofing", KZ_PT_BOOL, H, "false", "forwarded", 0, 0,
-     "Take the client address from X-Forwarded-For" TODO, NULL},
-    {"rewriteMap", KZ_PT_ANY, H, "-", "rewrite", 0, 0,
-     "URL rewrite rules: [{regex, replacement, isNotFile, isNotDirectory, allowDoubleSlashes, "
-     "last}]" TODO,
-     check_list_of_maps},
-    {"enableRewriteLogging", KZ_PT_BOOL, H, "false", "rewrite", 0, 0,
-     "Log rewrites to the error log" TODO, NULL},
-    {"disableTrailingSlashRedirects", KZ_PT_BOOL, H, "false", "static", 0, 0,
-     "Do not redirect directories to their slash form" TODO, NULL},
-    {"enableDirectoryListing", KZ_PT_BOOL, H, "false", "static", 0, 0,
-     "List directories that have no index file" TODO, NULL},
-    {"enableETag", KZ_PT_BOOL, H, "true", "static", 0, 0, "ETags on static files" TODO, NULL},
-    {"enableCompression", KZ_PT_BOOL, H, "true", "static", 0, 0,
-     "Compress static files on the fly" TODO, NULL},
-    {"users", KZ_PT_ANY, H, "-", "auth", 0, 0, "Basic authentication users: [{name, pass}]" TODO,
-     check_list_of_maps},
-    {"nonStandardCodes", KZ_PT_ANY, H, "-", "auth", 0, 0,
-     "Redirects, authentication and fixed statuses by URL or regex" TODO, check_list_of_maps},
-    {"errorPages", KZ_PT_ANY, H, "-", "errorpages", 0, 0,
-     "Files served as error pages: [{scode, path}]" TODO, check_list_of_maps},
+    {"wwwredirect", KZ_PT_BOOL, H, "false", "core", 0, 0,
+     "Redirect (301) a domain without `www.` to `www.` + the domain, port and target kept", NULL},
+    {"enableIPSpoofing", KZ_PT_BOOL, H, "false", "core", 0, 0,
+     "Take the client address from the first X-Forwarded-For element (invalid: 400)", NULL},
+    {"rewriteMap", KZ_PT_ANY, H, "-", "core", 0, 0,
+     "URL rewrite rules (PCRE2, `$1` references): [{regex, replacement, isNotFile, "
+     "isNotDirectory, allowDoubleSlashes, last}]",
+     kz_rewrite_check},
+    {"enableRewriteLogging", KZ_PT_BOOL, H, "false", "core", 0, 0,
+     "Log each rewrite (\"rewrote A to B\") to the error log", NULL},
+    {"disableTrailingSlashRedirects", KZ_PT_BOOL, H, "false", "core", 0, 0,
+     "Do not redirect a directory named without its trailing slash (serve its index there)", NULL},
+    {"enableDirectoryListing", KZ_PT_BOOL, H, "false", "core", 0, 0,
+     "List directories that have no index file", NULL},
+    {"enableETag", KZ_PT_BOOL, H, "true", "core", 0, 0,
+     "Strong ETags on static files, one per content coding", NULL},
+    {"enableCompression", KZ_PT_BOOL, H, "true", "core", 0, 0,
+     "Compress static files (br, zstd, gzip) as Accept-Encoding allows", NULL},
+    {"enablePrecompressedFiles", KZ_PT_BOOL, H, "true", "core", 0, 0,
+     "With enableCompression, send file.br, file.zst or file.gz when not older than file", NULL},
+    {"compressionMinimumSize", KZ_PT_INT, H, "256", "core", 0, SZ_MAX,
+     "Smallest static file compressed on the fly, in bytes", NULL},
+    {"compressionCacheSize", KZ_PT_INT, G, "16777216", "core", 0, SZ_MAX,
+     "Bytes of compressed static files kept in memory by each worker; 0 keeps none", NULL},
+    {"maximumRanges", KZ_PT_INT, H, "16", "core", 1, 1000,
+     "Most ranges in one Range request (more: 416); overlapping ranges are merged", NULL},
+    {"defaultCharset", KZ_PT_STRING, H, "utf-8", "core", 0, 0,
+     "Charset added to text, script, JSON and XML content types; \"\" adds none",
+     kz_static_check_charset},
+    {"extraMimeTypes", KZ_PT_STRING_MAP, H, "-", "core", 0, 0,
+     "Media types by file extension, over the MIME table: {md: text/markdown}",
+     kz_static_check_mime_map},
+    {"users", KZ_PT_ANY, H, "-", "core", 0, 0,
+     "Basic authentication users: [{name, pass}], pass a PHC hash (Argon2, scrypt, PBKDF2)",
+     kz_users_check},
+    {"nonStandardCodes", KZ_PT_ANY, H, "-", "core", 0, 0,
+     "Redirects, authentication and fixed statuses by URL or regex", kz_ncodes_check},
+    {"errorPages", KZ_PT_ANY, H, "-", "core", 0, 0,
+     "Files served as error pages: [{scode, path}], paths relative to the configuration file",
+     kz_errors_check_pages},
     {"proxyTo", KZ_PT_STRING_LIST, H, "-", "rproxy", 0, 0, "Backend URL(s) to proxy to" TODO, NULL},
     {"secureProxyTo", KZ_PT_STRING_LIST, H, "-", "rproxy", 0, 0,
      "Backend URL(s) for requests that came over TLS" TODO, NULL},

@@ -177,7 +177,7 @@ const char *kz_url_encode_path(const char *path, apr_pool_t *p)
     return out;
 }
 
-static const char *html_entity(char c)
+const char *kz_html_entity(char c)
 {
     switch (c) {
     case '&':
@@ -204,12 +204,12 @@ const char *kz_html_escape(const char *text, apr_pool_t *p)
         return "";
     }
     for (const char *s = text; *s; s++) {
-        const char *entity = html_entity(*s);
+        const char *entity = kz_html_entity(*s);
         len += entity ? strlen(entity) : 1;
     }
     out = w = apr_palloc(p, len + 1);
     for (const char *s = text; *s; s++) {
-        const char *entity = html_entity(*s);
+        const char *entity = kz_html_entity(*s);
         if (entity == NULL) {
             *w++ = *s;
             continue;

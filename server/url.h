@@ -37,6 +37,9 @@ int kz_url_sanitize(const char **out, const char *path, apr_size_t len, int allo
  */
 const char *kz_url_encode_path(const char *path, apr_pool_t *p);
 
+/** The HTML entity for c when c is &, <, >, " or ', else NULL. */
+const char *kz_html_entity(char c);
+
 /** Escapes text for HTML (&, <, >, ", '). */
 const char *kz_html_escape(const char *text, apr_pool_t *p);
 

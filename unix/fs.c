@@ -2,13 +2,16 @@
  * POSIX implementation of runtime/kz_fs.h. On Linux, openat2(2) with RESOLVE_BENEATH makes the
  * kernel refuse any resolution that leaves the root (EXDEV), in the same call that opens the
  * file. Where openat2 is missing (older kernels, other systems) the file is opened normally and
- * its real path is compared with the root's.
+ * its real path is compared with the root's. Directories are read with readdir(3) on a
+ * descriptor opened the same way, and symbolic links among their entries are resolved from the
+ * root under the same rule.
  */
 #include "kz_fs.h"
 
 #include <apr_atomic.h>
 #include <apr_portable.h>
 #include <apr_strings.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -139,4 +142,192 @@ apr_status_t kz_root_open_file(apr_file_t **out, apr_finfo_t *finfo, kz_root_t *
     }
     *out = file;
     return rv;
+}
+
+/* ---- directories ---------------------------------------------------------------------- */
+
+struct kz_dir {
+    DIR *d;
+    kz_root_t *root;
+    const char *rel; /* the directory, relative to the root, ending in '/' unless "" */
+    int allow_escape;
+    apr_pool_t *pool;
+};
+
+static apr_status_t dir_cleanup(void *data)
+{
+    kz_dir_t *dir = data;
+
+    if (dir->d) {
+        closedir(dir->d);
+        dir->d = NULL;
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t kz_root_open_dir(kz_dir_t **out, kz_root_t *root, const char *rel, int allow_escape,
+                              apr_pool_t *p)
+{
+    kz_dir_t *dir = apr_pcalloc(p, sizeof(*dir));
+    apr_size_t len = strlen(rel);
+    struct stat st;
+    int err = 0, fd = open_beneath(root, rel, allow_escape);
+
+    if (fd < 0) {
+        return errno == EXDEV ? KZ_STATUS_ESCAPE : errno;
+    }
+    if (!allow_escape && !have_openat2 && escapes(root, rel)) {
+        close(fd);
+        return KZ_STATUS_ESCAPE;
+    }
+    if (fstat(fd, &st) != 0) {
+        err = errno;
+    } else if (!S_ISDIR(st.st_mode)) {
+        err = ENOTDIR;
+    } else if (!(dir->d = fdopendir(fd))) {
+        err = errno;
+    }
+    if (err) {
+        close(fd);
+        return err;
+    }
+    apr_pool_cleanup_register(p, dir, dir_cleanup, apr_pool_cleanup_null);
+    dir->root = root;
+    dir->rel = len && rel[len - 1] != '/' ? apr_pstrcat(p, rel, "/", NULL) : rel;
+    dir->allow_escape = allow_escape;
+    dir->pool = p;
+    *out = dir;
+    return APR_SUCCESS;
+}
+
+static apr_filetype_e type_of_mode(mode_t mode)
+{
+    if (S_ISREG(mode)) {
+        return APR_REG;
+    }
+    if (S_ISDIR(mode)) {
+        return APR_DIR;
+    }
+    if (S_ISLNK(mode)) {
+        return APR_LNK;
+    }
+    if (S_ISCHR(mode)) {
+        return APR_CHR;
+    }
+    if (S_ISBLK(mode)) {
+        return APR_BLK;
+    }
+    if (S_ISFIFO(mode)) {
+        return APR_PIPE;
+    }
+    return S_ISSOCK(mode) ? APR_SOCK : APR_UNKFILE;
+}
+
+#ifdef DT_UNKNOWN
+static apr_filetype_e type_of_dirent(const struct dirent *e)
+{
+    switch (e->d_type) {
+    case DT_REG:
+        return APR_REG;
+    case DT_DIR:
+        return APR_DIR;
+    case DT_LNK:
+        return APR_LNK;
+    case DT_CHR:
+        return APR_CHR;
+    case DT_BLK:
+        return APR_BLK;
+    case DT_FIFO:
+        return APR_PIPE;
+    case DT_SOCK:
+        return APR_SOCK;
+    default:
+        return APR_UNKFILE;
+    }
+}
+#else
+#define type_of_dirent(e) APR_UNKFILE /* no d_type here: every entry needs a stat */
+#endif
+
+apr_status_t kz_dir_read(const char **name, apr_filetype_e *type, kz_dir_t *dir)
+{
+    for (;;) {
+        struct dirent *e;
+
+        errno = 0;
+        if (!(e = readdir(dir->d))) {
+            return errno ? errno : APR_ENOENT;
+        }
+        if (e->d_name[0] == '.' &&
+            (e->d_name[1] == '\0' || (e->d_name[1] == '.' && e->d_name[2] == '\0'))) {
+            continue;
+        }
+        *name = e->d_name;
+        *type = type_of_dirent(e);
+        return APR_SUCCESS;
+    }
+}
+
+/*
+ * Where a symbolic link leads, under the root's rule: resolved from the root itself (a link to
+ * "../sibling" may well stay inside it), with openat2 when the kernel has it.
+ */
+static apr_status_t stat_link_beneath(struct stat *st, kz_dir_t *dir, const char *name)
+{
+    char path[PATH_MAX];
+    int n = snprintf(path, sizeof(path), "%s%s", dir->rel, name);
+
+    if (n < 0 || (size_t)n >= sizeof(path)) {
+        return ENAMETOOLONG;
+    }
+#ifdef __linux__
+    if (have_openat2) {
+        struct open_how how = {0};
+        long fd;
+        int rc;
+
+        how.flags = O_PATH | O_CLOEXEC;
+        how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+        fd = syscall(SYS_openat2, dir->root->fd, path, &how, sizeof(how));
+        if (fd >= 0) {
+            rc = fstat((int)fd, st);
+            close((int)fd);
+            return rc == 0 ? APR_SUCCESS : errno;
+        }
+        if (errno != ENOSYS && errno != EPERM) {
+            return errno == EXDEV ? KZ_STATUS_ESCAPE : errno;
+        }
+        have_openat2 = 0;
+    }
+#endif
+    if (fstatat(dirfd(dir->d), name, st, 0) != 0) {
+        return errno;
+    }
+    return escapes(dir->root, path) ? KZ_STATUS_ESCAPE : APR_SUCCESS;
+}
+
+apr_status_t kz_dir_stat(apr_finfo_t *finfo, kz_dir_t *dir, const char *name)
+{
+    struct stat st;
+    apr_status_t rv = APR_SUCCESS;
+
+    if (fstatat(dirfd(dir->d), name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        return errno;
+    }
+    if (S_ISLNK(st.st_mode)) {
+        if (dir->allow_escape) {
+            rv = fstatat(dirfd(dir->d), name, &st, 0) == 0 ? APR_SUCCESS : errno;
+        } else {
+            rv = stat_link_beneath(&st, dir, name);
+        }
+    }
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    memset(finfo, 0, sizeof(*finfo));
+    finfo->valid = APR_FINFO_TYPE | APR_FINFO_SIZE | APR_FINFO_MTIME;
+    finfo->filetype = type_of_mode(st.st_mode);
+    finfo->size = (apr_off_t)st.st_size;
+    finfo->mtime = apr_time_from_sec(st.st_mtime);
+    return APR_SUCCESS;
 }

@@ -21,6 +21,7 @@ import subprocess
 import tempfile
 import time
 import unittest
+import uuid
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HOST = "127.0.0.1"
@@ -391,6 +392,37 @@ def curl(*args, timeout=15):
     """Runs curl (quiet, bounded); returns the CompletedProcess (bytes)."""
     cmd = ["curl", "-sS", "--max-time", "10", "--noproxy", "*"] + list(args)
     return subprocess.run(cmd, capture_output=True, timeout=timeout)
+
+
+def curl_get(server, path, *extra):
+    """Returns (status, {lowercased name: value}, body) of one curl request."""
+    hfile = os.path.join(server.root, "curl-headers-%s.txt" % uuid.uuid4().hex)
+    bfile = os.path.join(server.root, "curl-body-%s.bin" % uuid.uuid4().hex)
+    res = curl("-D", hfile, "-o", bfile, "-w", "%{http_code}", *extra, server.url(path))
+    if res.returncode != 0:
+        raise AssertionError("curl failed: %r" % res.stderr)
+    headers = {}
+    for line in read_file(hfile).decode("latin-1").split("\r\n")[1:]:
+        if ":" in line:
+            k, v = line.split(":", 1)
+            headers[k.strip().lower()] = v.strip()
+    body = read_file(bfile)
+    for f in (hfile, bfile):
+        if os.path.exists(f):
+            os.unlink(f)
+    return int(res.stdout), headers, body
+
+
+def log_line(read, needle, timeout=3.0):
+    """The first line of a log (read() returns its bytes) holding needle, waiting for the flush."""
+
+    def find():
+        for line in read().split(b"\n"):
+            if needle in line:
+                return line
+        return None
+
+    return wait_for(find, timeout=timeout)
 
 
 # ---- test cases ----------------------------------------------------------------------------

@@ -1,7 +1,9 @@
 /*
  * Tests of server/filecache.c: hits within a second, revalidation after it, a changed file
  * getting a new entry while a request keeps the old one, content of small files only, and the
- * entry bound.
+ * entry bound; and what static files added: validators made once per entry, absences
+ * remembered by kz_filecache_probe for a second (precompressed siblings cost no system call
+ * when missing), and kz_filecache_type, which keeps no reference.
  */
 #include "filecache.h"
 #include "kz_test.h"
@@ -136,3 +138,120 @@ static const kz_test_case_t cases[] = {
 };
 
 KZ_TEST_SUITE(filecache, cases)
+
+static void test_validators(void)
+{
+    const char *names[] = {"v.txt", NULL};
+    kz_filecache_t *fc;
+    kz_fcentry_t *e;
+    char want[64];
+
+    setup();
+    fc = kz_filecache_create(8, 1 << 20, 1024, kz_test_pool);
+    write_file("v.txt", "0123456789");
+    CU_ASSERT_EQUAL_FATAL(
+        kz_filecache_open(&e, fc, root, "v.txt", 0, apr_time_from_sec(5), kz_test_pool),
+        APR_SUCCESS);
+    snprintf(want, sizeof(want), "\"%" APR_UINT64_T_HEX_FMT "-a\"", (apr_uint64_t)e->finfo.mtime);
+    CU_ASSERT_STRING_EQUAL(e->etag, want);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(e->last_modified);
+    CU_ASSERT_EQUAL(strlen(e->last_modified), 29);
+    CU_ASSERT_STRING_EQUAL(e->last_modified + 25, " GMT");
+    cleanup(names);
+}
+
+static void test_probe_remembers_absence(void)
+{
+    const char *names[] = {"a.css", "a.css.br", NULL};
+    apr_time_t t0 = apr_time_from_sec(1000);
+    kz_filecache_t *fc;
+    kz_fcentry_t *e;
+    apr_pool_t *req;
+
+    setup();
+    fc = kz_filecache_create(8, 1 << 20, 1024, kz_test_pool);
+    write_file("a.css", "p{}");
+    apr_pool_create(&req, kz_test_pool);
+    CU_ASSERT(APR_STATUS_IS_ENOENT(kz_filecache_probe(&e, fc, root, "a.css.br", 0, t0, req)));
+    /* It appears now, but the absence holds for the second (no system call is made). */
+    write_file("a.css.br", "compressed");
+    CU_ASSERT(
+        APR_STATUS_IS_ENOENT(kz_filecache_probe(&e, fc, root, "a.css.br", 0, t0 + 900000, req)));
+    /* kz_filecache_open never trusts a remembered absence. */
+    CU_ASSERT_EQUAL(kz_filecache_open(&e, fc, root, "a.css.br", 0, t0 + 900000, req), APR_SUCCESS);
+    CU_ASSERT_EQUAL(e->finfo.size, 10);
+    CU_ASSERT_EQUAL(kz_filecache_probe(&e, fc, root, "a.css.br", 0, t0 + 950000, req), APR_SUCCESS);
+    /* Gone again: after the second, the probe sees it. */
+    remove(apr_pstrcat(kz_test_pool, dir, "/a.css.br", NULL));
+    CU_ASSERT(
+        APR_STATUS_IS_ENOENT(kz_filecache_probe(&e, fc, root, "a.css.br", 0, t0 + 2100000, req)));
+    /* A directory in the way (ENOTDIR) is an absence too. */
+    CU_ASSERT(
+        APR_STATUS_IS_ENOTDIR(
+            kz_filecache_probe(&e, fc, root, "a.css/x.br", 0, t0 + 2100000, req)) ||
+        APR_STATUS_IS_ENOENT(kz_filecache_probe(&e, fc, root, "a.css/x.br", 0, t0 + 2100000, req)));
+    apr_pool_destroy(req);
+    cleanup(names);
+}
+
+static void test_absences_are_bounded(void)
+{
+    /* Absent entries count against the entry limit like the others (least recently used out). */
+    const char *names[] = {"missing-0.br", "missing-99.br", NULL};
+    kz_filecache_t *fc;
+    kz_fcentry_t *e;
+    apr_time_t t0 = apr_time_from_sec(1000);
+    apr_pool_t *req;
+
+    setup();
+    fc = kz_filecache_create(4, 1 << 20, 1024, kz_test_pool);
+    apr_pool_create(&req, kz_test_pool);
+    for (int i = 0; i < 100; i++) {
+        const char *name = apr_psprintf(req, "missing-%d.br", i);
+        CU_ASSERT(APR_STATUS_IS_ENOENT(kz_filecache_probe(&e, fc, root, name, 0, t0, req)));
+    }
+    write_file("missing-0.br", "0");
+    write_file("missing-99.br", "99");
+    /* The first absence was pushed out, so the file is seen; the last is still remembered. */
+    CU_ASSERT_EQUAL(kz_filecache_probe(&e, fc, root, "missing-0.br", 0, t0, req), APR_SUCCESS);
+    CU_ASSERT(APR_STATUS_IS_ENOENT(kz_filecache_probe(&e, fc, root, "missing-99.br", 0, t0, req)));
+    apr_pool_destroy(req);
+    cleanup(names);
+}
+
+static void test_type_keeps_no_reference(void)
+{
+    const char *names[] = {"f.txt", "d", NULL};
+    kz_filecache_t *fc;
+    kz_fcentry_t *e;
+    apr_filetype_e type;
+    apr_time_t t0 = apr_time_from_sec(1000);
+
+    setup();
+    fc = kz_filecache_create(8, 1 << 20, 1024, kz_test_pool);
+    write_file("f.txt", "x");
+    CU_ASSERT_EQUAL(mkdir(apr_pstrcat(kz_test_pool, dir, "/d", NULL), 0755), 0);
+    CU_ASSERT_EQUAL(kz_filecache_type(&type, fc, root, "d", 0, t0), APR_SUCCESS);
+    CU_ASSERT_EQUAL(type, APR_DIR);
+    CU_ASSERT_EQUAL(kz_filecache_type(&type, fc, root, "f.txt", 0, t0), APR_SUCCESS);
+    CU_ASSERT_EQUAL(type, APR_REG);
+    CU_ASSERT(APR_STATUS_IS_ENOENT(kz_filecache_type(&type, fc, root, "none", 0, t0)));
+    CU_ASSERT_EQUAL(type, APR_NOFILE);
+    /* The entry it made is the one open() finds, with no reference taken by type(). */
+    CU_ASSERT_EQUAL_FATAL(kz_filecache_open(&e, fc, root, "f.txt", 0, t0, kz_test_pool),
+                          APR_SUCCESS);
+    CU_ASSERT_EQUAL(e->refs, 1);
+    remove(apr_pstrcat(kz_test_pool, dir, "/d", NULL));
+    rmdir(apr_pstrcat(kz_test_pool, dir, "/d", NULL));
+    cleanup(names);
+}
+
+static const kz_test_case_t probe_cases[] = {
+    {"validators", test_validators},
+    {"probe remembers absence", test_probe_remembers_absence},
+    {"absences are bounded", test_absences_are_bounded},
+    {"type keeps no reference", test_type_keeps_no_reference},
+    {NULL, NULL},
+};
+
+KZ_TEST_SUITE(filecache_probe, probe_cases)
