@@ -45,6 +45,9 @@ SCENARIOS = [
     ("100 KB", "100k.bin", []),
     ("10 MB", "10m.bin", []),
     ("1 KB, Connection: close", "1k.html", ["-H", "Connection: close"]),
+    # Compression on, as each server is usually set up: Karpacz keeps the gzip output of a hot
+    # file in memory; nginx (gzip on) and h2o (compress: ON) compress every response.
+    ("20 KB CSS, gzip", "20k.css", ["-H", "Accept-Encoding: gzip"]),
 ]
 FILES = {"1k.html": 1024, "100k.bin": 100 * 1024, "10m.bin": 10 * 1024 * 1024}
 
@@ -77,6 +80,13 @@ def make_files(www):
     assert len(body) == 1024
     with open(os.path.join(www, "1k.html"), "wb") as f:
         f.write(body)
+    # 20 KB of CSS-like text: repetitive enough to compress about 5:1, as real stylesheets do.
+    rules = []
+    for i in range(400):
+        rules.append(f".c{i} {{ margin: {i % 7}px; color: #{(i * 2654435761) % 0xFFFFFF:06x}; }}\n")
+    css = "".join(rules).encode()[: 20 * 1024]
+    with open(os.path.join(www, "20k.css"), "wb") as f:
+        f.write(css)
     for name, size in FILES.items():
         if name.endswith(".bin"):
             with open(os.path.join(www, name), "wb") as f:
@@ -134,7 +144,10 @@ def nginx_config(tmp, port, www, nofile):
             f'error_log "{tmp}/nginx-error.log" warn;\n'
             f"events {{ worker_connections {nofile}; }}\n"
             "http {\n"
-            "    types { text/html html; application/octet-stream bin; }\n"
+            "    types { text/html html; text/css css; application/octet-stream bin; }\n"
+            "    gzip on;\n"
+            "    gzip_types text/css;\n"
+            "    gzip_comp_level 6;\n"
             "    default_type application/octet-stream;\n"
             "    access_log off;\n"
             "    sendfile on;\n"
@@ -163,6 +176,7 @@ def h2o_config(tmp, port, www, nofile):
             f"pid-file: {json.dumps(tmp + '/h2o.pid')}\n"
             f"error-log: {json.dumps(tmp + '/h2o-error.log')}\n"
             "http1-request-timeout: 120\n"
+            "compress: ON\n"
             "hosts:\n"
             '  "default":\n'
             "    paths:\n"
