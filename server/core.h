@@ -50,6 +50,7 @@ struct kz_server {
     volatile apr_uint32_t stopping;
     apr_array_header_t *listeners; /**< kz_listen_addr_t actually bound (port 0 resolved) */
     struct kz_brute *brute;        /**< Basic-auth failures per client (brute.c) */
+    struct kz_workpool *workpool;  /**< threads for blocking work (work.c), or NULL: inline */
 };
 
 /** A loop's reference to a configuration and the requests on this loop that use it. */
@@ -203,6 +204,9 @@ struct kz_request {
     apr_uint64_t
         mods_ran;     /**< bit i: module i of loadModules ran a hook (its response hook runs) */
     int suspended;    /**< a handler returned KZ_SUSPENDED and has not resumed */
+    int stage_next;   /**< the index of the core stage to run next (request.c) */
+    int in_stage;     /**< the suspension is a core stage's, not a module's */
+    void *auth_state; /**< Basic-auth verifications done for this request (ncodes.c) */
     int error_status; /**< the status an errorConfig entry is answering for, or 0 */
     int head_only;    /**< HEAD */
     /* body of the request */
@@ -280,6 +284,11 @@ void kz_conn_on_timeout(kz_conn_t *c);
 int kz_request_handle(kz_request_t *r);
 /** A suspended request ran out of time: answers 504 (the module's cleanup runs with the pool). */
 void kz_request_timeout(kz_request_t *r);
+/**
+ * Continues a suspended request (r->suspended set) with rc as kz_request_resume() does, without
+ * writing the response: returns KZ_DONE (the response is set) or KZ_SUSPENDED again.
+ */
+int kz_request_continue(kz_request_t *r, int rc);
 
 /* ---- response.c ---- */
 /** Sets an error response: status, the built-in page, Content-Type. */
@@ -305,7 +314,9 @@ apr_status_t kz_response_write(kz_request_t *r);
 
 /*
  * ---- the request pipeline's stages, in their fixed order (request.c runs them) ----
- * Each returns KZ_DECLINED to go on, KZ_DONE when it answered, or an error status.
+ * Each returns KZ_DECLINED to go on, KZ_DONE when it answered, or an error status, or
+ * KZ_SUSPENDED: kz_request_resume() later continues it, and KZ_DECLINED then runs the same
+ * stage again (so a stage must be safe to run twice for one request).
  */
 int kz_clientip_stage(kz_request_t *r);     /**< clientip.c: enableIPSpoofing */
 int kz_redirect_stage(kz_request_t *r);     /**< redirect.c: wwwredirect */

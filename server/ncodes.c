@@ -6,7 +6,9 @@
  * that applies answers; a 401 entry that the client passes lets the walk go on, with the user
  * name kept for the access log. Regular expressions are compiled once per configuration, with a
  * match limit, and see the path percent-encoded (kz_url_encode_path) as the original saw it,
- * so captures copied into a Location stay valid URL text.
+ * so captures copied into a Location stay valid URL text. Password verifications (Argon2 takes
+ * tens of milliseconds) run on worker threads (work.h): the stage suspends, and runs again
+ * with the result when it comes back.
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
 
@@ -18,6 +20,7 @@
 #include "passwd.h"
 #include "stages.h"
 #include "url.h"
+#include "work.h"
 
 #include <apr_base64.h>
 #include <apr_cstr.h>
@@ -31,6 +34,7 @@
 #include <openssl/rand.h>
 #include <pcre2.h>
 
+#include <stdlib.h>
 #include <string.h>
 
 /* Bounds on one regular-expression match (steps, nesting, backtracking memory in KiB). */
@@ -697,9 +701,57 @@ static int user_allowed(const ncode_entry_t *e, const char *name)
     return 0;
 }
 
-/* Verifies against user i, through the cache: KZ_AUTH_OK, KZ_AUTH_FAILED or KZ_AUTH_ERROR. */
+struct kz_auth_known {
+    apr_array_header_t *results; /* auth_result_t */
+};
+
+typedef struct auth_result {
+    int user;
+    apr_status_t rv;
+} auth_result_t;
+
+kz_auth_known_t *kz_auth_known_make(apr_pool_t *p)
+{
+    kz_auth_known_t *known = apr_palloc(p, sizeof(*known));
+
+    known->results = apr_array_make(p, 2, sizeof(auth_result_t));
+    return known;
+}
+
+void kz_auth_known_add(kz_auth_known_t *known, int user, apr_status_t rv)
+{
+    auth_result_t *res = apr_array_push(known->results);
+
+    res->user = user;
+    res->rv = rv;
+}
+
+/* The recorded result for user, or 0 (none) with *rv untouched. */
+static int known_get(const kz_auth_known_t *known, int user, apr_status_t *rv)
+{
+    for (int i = 0; known && i < known->results->nelts; i++) {
+        const auth_result_t *res = &APR_ARRAY_IDX(known->results, i, auth_result_t);
+        if (res->user == user) {
+            *rv = res->rv;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static kz_auth_e need_verify(kz_auth_need_t *need, int user, const char *phc, const char *pass,
+                             apr_size_t len)
+{
+    need->user = user;
+    need->phc = phc;
+    need->pass = pass;
+    need->len = len;
+    return KZ_AUTH_PENDING;
+}
+
+/* Checks user i, through the cache: KZ_AUTH_OK, _FAILED, _ERROR, or _PENDING (*need set). */
 static kz_auth_e verify_user(const kz_ncodes_t *nc, int i, const char *pass, apr_size_t len,
-                             apr_pool_t *p)
+                             const kz_auth_known_t *known, kz_auth_need_t *need, apr_pool_t *p)
 {
     unsigned char mac[32];
     apr_time_t now = apr_time_now();
@@ -711,7 +763,9 @@ static kz_auth_e verify_user(const kz_ncodes_t *nc, int i, const char *pass, apr
             return KZ_AUTH_OK;
         }
     }
-    rv = kz_passwd_verify(nc->users[i].pass, pass, len, p);
+    if (!known_get(known, i, &rv)) {
+        return need_verify(need, i, nc->users[i].pass, pass, len);
+    }
     if (rv == APR_EMISMATCH || rv == APR_EINVAL) {
         return KZ_AUTH_FAILED;
     }
@@ -724,11 +778,13 @@ static kz_auth_e verify_user(const kz_ncodes_t *nc, int i, const char *pass, apr
     return KZ_AUTH_OK;
 }
 
-kz_auth_e kz_ncodes_authorize(const char **user, const kz_ncodes_t *nc, int index,
-                              const char *authorization, apr_pool_t *p)
+kz_auth_e kz_ncodes_auth_step(const char **user, kz_auth_need_t *need, const kz_ncodes_t *nc,
+                              int index, const char *authorization, const kz_auth_known_t *known,
+                              apr_pool_t *p)
 {
     const char *name, *pass;
     apr_size_t len;
+    apr_status_t rv;
     int tried = 0;
 
     *user = NULL;
@@ -739,7 +795,7 @@ kz_auth_e kz_ncodes_authorize(const char **user, const kz_ncodes_t *nc, int inde
     if (user_allowed(&nc->entries[index], name)) {
         for (int i = 0; i < nc->nusers; i++) {
             if (!strcmp(nc->users[i].name, name)) {
-                kz_auth_e rc = verify_user(nc, i, pass, len, p);
+                kz_auth_e rc = verify_user(nc, i, pass, len, known, need, p);
 
                 tried = 1;
                 if (rc != KZ_AUTH_FAILED) {
@@ -749,10 +805,101 @@ kz_auth_e kz_ncodes_authorize(const char **user, const kz_ncodes_t *nc, int inde
         }
     }
     /* An unknown or refused name costs what a wrong password costs: no timing hint. */
-    if (!tried && nc->nusers > 0) {
-        kz_passwd_verify(nc->users[0].pass, pass, len, p);
+    if (!tried && nc->nusers > 0 && !known_get(known, -1, &rv)) {
+        return need_verify(need, -1, nc->users[0].pass, pass, len);
     }
     return KZ_AUTH_FAILED;
+}
+
+kz_auth_e kz_ncodes_authorize(const char **user, const kz_ncodes_t *nc, int index,
+                              const char *authorization, apr_pool_t *p)
+{
+    kz_auth_known_t *known = kz_auth_known_make(p);
+    kz_auth_need_t need;
+    kz_auth_e rc;
+
+    while ((rc = kz_ncodes_auth_step(user, &need, nc, index, authorization, known, p)) ==
+           KZ_AUTH_PENDING) {
+        kz_auth_known_add(known, need.user, kz_passwd_verify(need.phc, need.pass, need.len, p));
+    }
+    return rc;
+}
+
+/* ---- verifying on a worker thread ------------------------------------------------------ */
+
+/* A verification's inputs, copied: the request's pool may be gone before it ends. */
+typedef struct verify_job {
+    apr_size_t size; /* of the whole allocation, to wipe it */
+    int user;
+    apr_status_t rv;
+    apr_size_t len;
+    char *pass;
+    char phc[];
+} verify_job_t;
+
+static verify_job_t *verify_job_make(const kz_auth_need_t *need)
+{
+    apr_size_t phc_len = strlen(need->phc);
+    apr_size_t size = sizeof(verify_job_t) + phc_len + 1 + need->len + 1;
+    verify_job_t *job = malloc(size);
+
+    if (!job) {
+        return NULL;
+    }
+    job->size = size;
+    job->user = need->user;
+    job->rv = APR_ENOMEM;
+    job->len = need->len;
+    memcpy(job->phc, need->phc, phc_len + 1);
+    job->pass = job->phc + phc_len + 1;
+    memcpy(job->pass, need->pass, need->len);
+    job->pass[need->len] = '\0';
+    return job;
+}
+
+static void verify_job_run(void *data, apr_pool_t *scratch)
+{
+    verify_job_t *job = data;
+
+    if (scratch) {
+        job->rv = kz_passwd_verify(job->phc, job->pass, job->len, scratch);
+    }
+}
+
+/* On the loop, the request still there: keep the result and run the stage again. */
+static void verify_job_done(kz_request_t *r, void *data)
+{
+    verify_job_t *job = data;
+
+    if (r->auth_state) {
+        kz_auth_known_add(r->auth_state, job->user, job->rv);
+    }
+    kz_request_resume(r, KZ_DECLINED);
+}
+
+static void verify_job_release(void *data)
+{
+    verify_job_t *job = data;
+
+    OPENSSL_cleanse(job, job->size);
+    free(job);
+}
+
+/* Verifies on a worker thread (KZ_SUSPENDED), or here when none takes it (KZ_DECLINED). */
+static int verify(kz_request_t *r, const kz_auth_need_t *need)
+{
+    verify_job_t *job = verify_job_make(need);
+
+    if (job && kz_work_submit(r, verify_job_run, verify_job_done, verify_job_release, job) ==
+                   APR_SUCCESS) {
+        return KZ_SUSPENDED;
+    }
+    if (job) {
+        verify_job_release(job);
+    }
+    kz_auth_known_add(r->auth_state, need->user,
+                      kz_passwd_verify(need->phc, need->pass, need->len, r->pool));
+    return KZ_DECLINED;
 }
 
 /* ---- the pipeline stage ---------------------------------------------------------------- */
@@ -771,6 +918,7 @@ static int authenticate(kz_request_t *r, const kz_ncodes_t *nc, const kz_ncodes_
     kz_brute_t *brute = m->brute_protection ? loop->server->brute : NULL;
     const kz_http_field_t *f = kz_http_field(&r->head, "Authorization");
     const char *user;
+    kz_auth_need_t need;
     kz_auth_e rc;
 
     /* Blocked clients get 429 before any password is hashed. */
@@ -779,7 +927,16 @@ static int authenticate(kz_request_t *r, const kz_ncodes_t *nc, const kz_ncodes_
                      "too many failed authentication attempts from %s: 429", r->client_ip);
         return 429;
     }
-    rc = kz_ncodes_authorize(&user, nc, m->index, f ? f->value : NULL, r->pool);
+    /* The stage runs again when a verification ends: the results are kept in the request. */
+    if (!r->auth_state) {
+        r->auth_state = kz_auth_known_make(r->pool);
+    }
+    while ((rc = kz_ncodes_auth_step(&user, &need, nc, m->index, f ? f->value : NULL, r->auth_state,
+                                     r->pool)) == KZ_AUTH_PENDING) {
+        if (verify(r, &need) == KZ_SUSPENDED) {
+            return KZ_SUSPENDED;
+        }
+    }
     if (rc == KZ_AUTH_OK) {
         r->user = user;
         return KZ_DECLINED;

@@ -60,15 +60,44 @@ typedef enum kz_auth {
     KZ_AUTH_NONE,   /**< no Basic credentials (absent, another scheme, malformed) */
     KZ_AUTH_FAILED, /**< credentials that do not match an allowed user */
     KZ_AUTH_OK,
-    KZ_AUTH_ERROR /**< a verification could not run (out of memory): answer 500, count nothing */
+    KZ_AUTH_ERROR,  /**< a verification could not run (out of memory): answer 500, count nothing */
+    KZ_AUTH_PENDING /**< kz_ncodes_auth_step(): a password must be verified first */
 } kz_auth_e;
+
+/**
+ * The password verifications already done for one request (they are slow: the pipeline runs
+ * them on worker threads, then asks again with the results).
+ */
+typedef struct kz_auth_known kz_auth_known_t;
+
+kz_auth_known_t *kz_auth_known_make(apr_pool_t *p);
+/** Records the kz_passwd_verify() result rv for the user of a KZ_AUTH_PENDING step. */
+void kz_auth_known_add(kz_auth_known_t *known, int user, apr_status_t rv);
+
+/** What a KZ_AUTH_PENDING step needs: kz_passwd_verify(phc, pass, len). */
+typedef struct kz_auth_need {
+    int user;        /**< the user's index, or -1: the stand-in verification of an unknown name */
+    const char *phc; /**< the hash (the configuration's) */
+    const char *pass;
+    apr_size_t len;
+} kz_auth_need_t;
+
+/**
+ * kz_ncodes_authorize() one step at a time, without hashing: returns KZ_AUTH_PENDING with *need
+ * set when a verification not in `known` has to be done (the caller does it, adds the result
+ * to known and calls again with the same arguments), else the answer.
+ */
+kz_auth_e kz_ncodes_auth_step(const char **user, kz_auth_need_t *need, const kz_ncodes_t *nc,
+                              int index, const char *authorization, const kz_auth_known_t *known,
+                              apr_pool_t *p);
 
 /**
  * Checks the Authorization value (or NULL) against the scope's users allowed by entry `index`
  * (its userList, if any). *user is set to the user name given (KZ_AUTH_OK and KZ_AUTH_FAILED).
  * A recent successful verification of the same name and password is remembered (for five
  * minutes, as an HMAC under a per-configuration random key), so a browser that sends the
- * credentials with every request does not pay for Argon2 every time.
+ * credentials with every request does not pay for Argon2 every time. It verifies on the calling
+ * thread (kz_ncodes_stage() uses kz_ncodes_auth_step() to verify on worker threads).
  */
 kz_auth_e kz_ncodes_authorize(const char **user, const kz_ncodes_t *nc, int index,
                               const char *authorization, apr_pool_t *p);

@@ -210,6 +210,10 @@ static const char *scrypt_params(phc_t *ph, const phc_param_t *ps, int n, apr_po
                             KZ_PASSWD_SCRYPT_MAX_LN, KZ_PASSWD_SCRYPT_MAX_R,
                             KZ_PASSWD_SCRYPT_MAX_P);
     }
+    /* RFC 7914 §2: N < 2^(128*r/8); OpenSSL refuses a larger N at every verification. */
+    if (ph->a >= 16 * ph->b) {
+        return "scrypt ln must be below 16*r (RFC 7914: N < 2^(16*r))";
+    }
     if (((apr_uint64_t)128 << ph->a) * ph->b > KZ_PASSWD_MAX_MEMORY ||
         ((apr_uint64_t)128 << ph->a) * ph->b * ph->c > KZ_PASSWD_SCRYPT_MAX_WORK) {
         return apr_psprintf(p, "scrypt cost too high (128*r*2^ln at most %d MiB, times p %d MiB)",

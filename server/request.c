@@ -155,10 +155,19 @@ static int (*const stages[])(kz_request_t *r) = {
     kz_rewrite_stage,  kz_ncodes_stage,   kz_static_slash_stage,
 };
 
+#define KZ_NSTAGES ((int)(sizeof(stages) / sizeof(stages[0])))
+
+/* The stages from r->stage_next on; a suspended one is where the request goes on later. */
 static int run_pipeline(kz_request_t *r)
 {
-    for (apr_size_t i = 0; i < sizeof(stages) / sizeof(stages[0]); i++) {
-        int rc = stages[i](r);
+    for (; r->stage_next < KZ_NSTAGES; r->stage_next++) {
+        int rc = stages[r->stage_next](r);
+
+        if (rc == KZ_SUSPENDED) {
+            r->suspended = 1;
+            r->in_stage = 1;
+            return rc;
+        }
         if (rc != KZ_DECLINED) {
             return rc;
         }
@@ -289,20 +298,32 @@ void kz_request_timeout(kz_request_t *r)
 
 /* ---- the module interface (kz_module.h) ----------------------------------------------- */
 
+int kz_request_continue(kz_request_t *r, int rc)
+{
+    r->suspended = 0;
+    if (r->in_stage) {
+        /* A core stage: KZ_DECLINED runs that stage again, then the rest of the pipeline. */
+        r->in_stage = 0;
+        if (rc == KZ_DECLINED) {
+            rc = run_pipeline(r);
+        }
+    } else {
+        const kz_module_t *m =
+            APR_ARRAY_IDX(r->rc->config->modules, r->mod_next - 1, const kz_module_t *);
+        rc = check_rc(r, m, rc);
+        if (rc == KZ_DECLINED) {
+            rc = run_handlers(r);
+        }
+    }
+    return request_settle(r, rc);
+}
+
 KZ_API apr_status_t kz_request_resume(kz_request_t *r, int rc)
 {
-    const kz_module_t *m;
-
     if (!r->suspended) {
         return APR_EINVAL;
     }
-    r->suspended = 0;
-    m = APR_ARRAY_IDX(r->rc->config->modules, r->mod_next - 1, const kz_module_t *);
-    rc = check_rc(r, m, rc);
-    if (rc == KZ_DECLINED) {
-        rc = run_handlers(r);
-    }
-    if (request_settle(r, rc) == KZ_DONE) {
+    if (kz_request_continue(r, rc) == KZ_DONE) {
         kz_conn_respond(r->conn);
     }
     return APR_SUCCESS;

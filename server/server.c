@@ -7,6 +7,7 @@
  */
 #include "brute.h"
 #include "core.h"
+#include "work.h"
 
 #include "kz_listen.h"
 #include "kz_os.h"
@@ -258,6 +259,11 @@ apr_status_t kz_server_start(kz_server_t **out, kz_config_t *config, apr_pool_t 
         server_abandon(s);
         return rv;
     }
+    /* Password hashing and other blocking work; without it that work runs on the loops. */
+    if ((rv = kz_workpool_create(&s->workpool, kz_os_ncpu(), KZ_WORK_MAX_PENDING)) != APR_SUCCESS) {
+        kz_log_error(s->logger, NULL, KZ_LOG_WARN, 11,
+                     "no worker threads for blocking work (error %d); it runs on the loops", rv);
+    }
     print_listeners(s);
     log_runconf_warnings(s, s->current);
     kz_log_error(s->logger, NULL, KZ_LOG_NOTICE, 1, "Karpacz %s started with %d workers, %u fds",
@@ -355,6 +361,9 @@ void kz_server_run(kz_server_t *server)
                 apr_pollset_wakeup(server->loops[i]->pollset);
                 apr_thread_join(&rv, server->loops[i]->thread);
             }
+            /* After the loops (no new jobs), before they are freed (running jobs post). */
+            kz_workpool_destroy(server->workpool);
+            server->workpool = NULL;
             kz_log_error(server->logger, NULL, KZ_LOG_NOTICE, 8, "stopped");
             kz_logger_stop(server->logger);
             for (int i = 0; i < server->nloops; i++) {

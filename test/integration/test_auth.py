@@ -5,14 +5,23 @@ log) and refused (401 with the WWW-Authenticate challenge), 429 after 10 failure
 address while other addresses still pass, disableBruteProtection, userList, `users` address
 limits (client addresses set through enableIPSpoofing), the walk going on after a passed 401,
 karpacz-passwd (--stdin output pasted into the configuration, errors), and bad entries refused
-at start with FILE:LINE:COL.
+at start with FILE:LINE:COL. Password verifications run off the event loop: other requests of
+the same loop stay fast while Argon2 runs, and a request whose `timeout` passes during a
+verification (or a server stopping then) is answered 504 / stops cleanly.
 """
 
+import base64
+import http.client
 import os
 import re
+import selectors
 import shutil
+import socket
 import subprocess
+import statistics
 import tempfile
+import threading
+import time
 import unittest
 import uuid
 
@@ -20,6 +29,8 @@ from kzharness import (
     curl_get,
     log_line,
     KzTestCase,
+    HOST,
+    KzServer,
     base_global,
     binary,
     curl,
@@ -237,6 +248,165 @@ class AuthTest(KzTestCase):
         for path, ip, expect in cases:
             extra = self.from_ip(ip) if ip else ()
             self.assertEqual(self.get(path, *extra)[0], expect, "%s from %s" % (path, ip))
+
+
+def basic(user, password):
+    token = base64.b64encode(("%s:%s" % (user, password)).encode()).decode()
+    return {"Authorization": "Basic " + token}
+
+
+def measure_burst(socks, request):
+    """Sends request on every socket at once, then reads each response (Content-Length framed)
+    as it comes; returns the latencies (send to whole response) and the raw responses."""
+    sel = selectors.DefaultSelector()
+    bufs, sent, took = {}, {}, {}
+    for s in socks:
+        s.setblocking(False)
+        sel.register(s, selectors.EVENT_READ)
+        bufs[s] = b""
+    for s in socks:
+        sent[s] = time.monotonic()
+        if s.send(request) != len(request):  # a few dozen bytes on an idle socket
+            raise AssertionError("short send")
+    deadline = time.monotonic() + 10
+    while len(took) < len(socks) and time.monotonic() < deadline:
+        for key, _ in sel.select(timeout=0.5):
+            s = key.fileobj
+            data = s.recv(65536)
+            bufs[s] += data
+            head, sep, body = bufs[s].partition(b"\r\n\r\n")
+            m = re.search(rb"(?i)\r\ncontent-length: *(\d+)", head)
+            if not data or (sep and m and len(body) >= int(m.group(1))):
+                took[s] = time.monotonic() - sent[s]
+                sel.unregister(s)
+    sel.close()
+    if len(took) < len(socks):
+        raise AssertionError("%d of %d responses missing" % (len(socks) - len(took), len(socks)))
+    return [took[s] for s in socks], [bufs[s] for s in socks]
+
+
+# As costly as a hash may be (128 MiB, 10 passes: about a second, longer than `timeout` plus
+# the loop's half-second timeout sweep): a wrong password costs all of it.
+SLOW_PASS = ("$argon2id$v=19$m=131072,t=10,p=1$%s$"
+             "c2xvdy1oYXNoLW5vYm9keS1rbm93cy10aGUtcGFzc3c" % SALT)
+
+
+class OffLoopTest(KzTestCase):
+    """One loop (workers: 1): a verification must not stall the loop's other connections."""
+
+    @classmethod
+    def config(cls, root, **extra):
+        res = run_passwd(ALICE_PW.encode() + b"\n", "--stdin", "alice")
+        if res.returncode != 0:
+            raise AssertionError("karpacz-passwd failed: %r" % res.stderr)
+        codes = [{"scode": 401, "url": "/private.txt", "disableBruteProtection": True},
+                 {"scode": 401, "url": "/slow.txt", "userList": ["slow"]}]
+        settings = {"workers": 1, "nonStandardCodes": codes}
+        settings.update(extra)
+        g = base_global(root, **settings)
+        g["users"] = [{"name": "slow", "pass": SLOW_PASS}]
+        text = to_yaml({"global": g}) + "\n"
+        indented = "".join("    " + line + "\n" for line in res.stdout.decode().splitlines())
+        return text.replace("\n  users:\n", "\n  users:\n" + indented, 1)
+
+    @classmethod
+    def populate(cls, root):
+        for name in ("index.html", "private.txt", "slow.txt"):
+            write_file(os.path.join(root, "www", name), "%s body\n" % name)
+
+    def attack(self, results, started):
+        """20 wrong passwords pipelined on one connection: the loop gets them back to back."""
+        heads = []
+        for i in range(20):
+            auth = basic("alice", "guess%d" % i)["Authorization"]
+            heads.append("GET /private.txt?i=%d HTTP/1.1\r\nHost: x\r\nAuthorization: %s\r\n\r\n"
+                         % (i, auth))
+        with self.server.connect(timeout=20) as conn:
+            conn.send("".join(heads).encode())
+            started.set()
+            for _ in range(20):
+                results.append(conn.read_response().status)
+
+    def test_loop_not_stalled_by_argon2(self):
+        n = 50
+        socks = [socket.create_connection((HOST, self.port), timeout=10) for _ in range(n)]
+        statuses, started = [], threading.Event()
+        attacker = threading.Thread(target=self.attack, args=(statuses, started))
+        try:
+            time.sleep(0.05)  # the connections are accepted while the loop is free
+            attacker.start()
+            self.assertTrue(started.wait(10))
+            time.sleep(0.03)  # a verification is under way
+            latencies, bodies = measure_burst(socks, b"GET /index.html HTTP/1.1\r\nHost: x\r\n\r\n")
+            overlapped = len(statuses) < 20  # the burst was answered while verifications ran
+        finally:
+            attacker.join(30)
+            for s in socks:
+                s.close()
+        self.assertEqual(statuses, [401] * 20)
+        for body in bodies:
+            self.assertTrue(body.startswith(b"HTTP/1.1 200 OK\r\n"), body[:200])
+            self.assertTrue(body.endswith(b"\r\n\r\nindex.html body\n"), body[-200:])
+        median = statistics.median(latencies)
+        # Inline verification stalls the burst for 700 ms or more; off the loop it takes a few
+        # ms. 100 ms keeps the test meaningful on a loaded machine under ASan.
+        self.assertLess(median, 0.100, "median %.1f ms, max %.1f ms"
+                        % (median * 1000, max(latencies) * 1000))
+        self.assertTrue(overlapped, "the verifications ended before the burst was answered")
+        # Still right afterwards: the right password passes (and then from the login cache).
+        for _ in range(2):
+            resp, body = self.get("/private.txt", basic("alice", ALICE_PW))
+            self.assertEqual((resp.status, body), (200, b"private.txt body\n"))
+        resp, _ = self.get("/private.txt", basic("alice", "nope"))
+        self.assertEqual(resp.status, 401)
+        self.assertEqual(resp.getheader("WWW-Authenticate"), DEFAULT_CHALLENGE)
+
+
+class SlowVerifyTest(KzTestCase):
+    """A verification outlasting the request: `timeout` passes, or the server stops."""
+
+    @classmethod
+    def config(cls, root, **extra):
+        settings = {"timeout": 100}
+        settings.update(extra)
+        return OffLoopTest.config(root, **settings)
+
+    @classmethod
+    def populate(cls, root):
+        OffLoopTest.populate(root)
+
+    def test_timeout_during_verification(self):
+        t0 = time.monotonic()
+        resp, body = self.get("/slow.txt?t=1", basic("slow", "wrong"))
+        self.assertEqual(resp.status, 504)
+        self.assertNotIn(b"slow.txt body", body)
+        self.assertLess(time.monotonic() - t0, 3.0)
+        # The abandoned verification ends on its own; the server goes on serving meanwhile.
+        self.assert_serving(expect=b"index.html body\n")
+        resp, body = self.get("/private.txt", basic("alice", ALICE_PW))
+        self.assertEqual((resp.status, body), (200, b"private.txt body\n"))
+
+    def test_stop_during_verification(self):
+        root = tempfile.mkdtemp(prefix="kz-auth-stop-")
+        try:
+            self.populate(root)
+            config = self.config(root, timeout=20000, gracefulShutdownTimeout=100)
+            server = KzServer(root, config).start()
+            conns = []
+            try:
+                for i in range(2):
+                    c = http.client.HTTPConnection(HOST, server.port, timeout=10)
+                    c.request("GET", "/slow.txt?s=%d" % i, headers=basic("slow", "x%d" % i))
+                    conns.append(c)
+                time.sleep(0.2)  # taken by the loop, verifications running or queued
+            finally:
+                rc, secs = server.stop()
+                for c in conns:
+                    c.close()
+            self.assertEqual(rc, 0, server.stderr()[-3000:])
+            self.assertIsNone(server.sanitizer_report())
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
 
 
 class PasswdToolTest(unittest.TestCase):

@@ -240,6 +240,78 @@ static void test_authorize(void)
     }
 }
 
+/*
+ * The step API the pipeline uses: a verification is asked for (never done) until its result is
+ * recorded, and the recorded result is what counts.
+ */
+static void test_auth_step(void)
+{
+    static const struct {
+        const char *header;
+        int user;            /* the verification asked for: index, -1 the stand-in */
+        apr_status_t result; /* recorded for it */
+        kz_auth_e expect;
+        const char *why;
+    } rows[] = {
+        {"Basic YWxpY2U6d3Jvbmc=", 0, APR_SUCCESS, KZ_AUTH_OK, "the recorded result counts"},
+        {"Basic YWxpY2U6Y29ycmVjdCBob3JzZQ==", 0, APR_EMISMATCH, KZ_AUTH_FAILED, "a mismatch"},
+        {"Basic YWxpY2U6Y29ycmVjdCBob3JzZQ==", 0, APR_ENOMEM, KZ_AUTH_ERROR, "could not run"},
+        {"Basic bWFsbG9yeTpjb3JyZWN0IGhvcnNl", -1, APR_SUCCESS, KZ_AUTH_FAILED,
+         "an unknown user: the stand-in verification, then refused whatever it says"},
+        {"Basic ZGF2ZTpwYTpzczp3b3Jk", 3, APR_EINVAL, KZ_AUTH_FAILED, "a hash refused"},
+    };
+
+    for (size_t i = 0; i < sizeof(rows) / sizeof(*rows); i++) {
+        const kz_ncodes_t *nc = load_codes(); /* a fresh login cache */
+        kz_auth_known_t *known = kz_auth_known_make(kz_test_pool);
+        kz_auth_need_t need = {-2, NULL, NULL, 0};
+        const char *user = NULL;
+        kz_auth_e rc;
+
+        CU_ASSERT_EQUAL(
+            kz_ncodes_auth_step(&user, &need, nc, 6, rows[i].header, known, kz_test_pool),
+            KZ_AUTH_PENDING);
+        CU_ASSERT_EQUAL(need.user, rows[i].user);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(need.phc);
+        CU_ASSERT_EQUAL(strncmp(need.phc, "$pbkdf2-sha256$", 15), 0); /* alice's, dave's */
+        kz_auth_known_add(known, need.user, rows[i].result);
+        rc = kz_ncodes_auth_step(&user, &need, nc, 6, rows[i].header, known, kz_test_pool);
+        if (rc != rows[i].expect) {
+            fprintf(stderr, "\n  %s: got %d\n", rows[i].why, rc);
+        }
+        CU_ASSERT_EQUAL(rc, rows[i].expect);
+        /* A success is remembered: the next request needs no verification at all. */
+        CU_ASSERT_EQUAL(kz_ncodes_auth_step(&user, &need, nc, 6, rows[i].header,
+                                            kz_auth_known_make(kz_test_pool), kz_test_pool),
+                        rows[i].expect == KZ_AUTH_OK ? KZ_AUTH_OK : KZ_AUTH_PENDING);
+    }
+}
+
+/* The password a verification is asked for is the one sent, whole (colons and all). */
+static void test_auth_need(void)
+{
+    const kz_ncodes_t *nc = load_codes();
+    kz_auth_need_t need;
+    const char *user;
+
+    CU_ASSERT_EQUAL(kz_ncodes_auth_step(&user, &need, nc, 6, "Basic ZGF2ZTpwYTpzczp3b3Jk",
+                                        kz_auth_known_make(kz_test_pool), kz_test_pool),
+                    KZ_AUTH_PENDING);
+    CU_ASSERT_STRING_EQUAL(user, "dave");
+    CU_ASSERT_EQUAL(need.user, 3);
+    CU_ASSERT_EQUAL(need.len, 10);
+    CU_ASSERT_EQUAL(memcmp(need.pass, "pa:ss:word", 10), 0);
+    CU_ASSERT_STRING_EQUAL(need.phc, "$pbkdf2-sha256$i=1000,l=32$" SALT
+                                     "$RBp7O6SkiHp+47pABW4DWN8zSI/3Aqmo7AMWzcjIEYA");
+    /* carol is not in entry 7's userList: the stand-in verification, against the first user */
+    CU_ASSERT_EQUAL(kz_ncodes_auth_step(&user, &need, nc, 7, "Basic Y2Fyb2w6Y29ycmVjdCBob3JzZQ==",
+                                        kz_auth_known_make(kz_test_pool), kz_test_pool),
+                    KZ_AUTH_PENDING);
+    CU_ASSERT_EQUAL(need.user, -1);
+    CU_ASSERT_STRING_EQUAL(need.phc, "$pbkdf2-sha256$i=1000,l=32$" SALT
+                                     "$wR6fLKMCN6C9Q+3RN4SQ54QtSQrrirhWK9cZ4tcsfv8");
+}
+
 /* ---- configuration checks -------------------------------------------------------------- */
 
 static const struct {
@@ -346,6 +418,8 @@ static const kz_test_case_t cases[] = {
     {"match_limit", test_match_limit},
     {"challenge", test_challenge},
     {"authorize", test_authorize},
+    {"auth_step", test_auth_step},
+    {"auth_need", test_auth_need},
     {"checks", test_checks},
     {"compile_empty", test_compile_empty},
     {NULL, NULL},

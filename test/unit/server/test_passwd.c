@@ -68,6 +68,8 @@ static const struct {
     {"$argon2id$v=19$m=4194304,t=2,p=1$" SALT "$yPzuOcnFtcDTkSHmPStrE3vVb2SnRM2eZi8Yu0tlQ38",
      "correct horse", APR_EINVAL, "4 GiB of memory is refused before any work"},
     {"plain-text-password", "plain-text-password", APR_EINVAL, "plain text never matches"},
+    {"$scrypt$ln=16,r=1,p=1$" SALT "$UntC8KnVEkFB8G5CeXmjs9l/x9xeqC/yMlxtDUKvuHY", "correct horse",
+     APR_EINVAL, "scrypt N >= 2^(16r) (RFC 7914) refused, not APR_ENOMEM (500) at each login"},
 };
 
 static void test_verify(void)
@@ -169,6 +171,9 @@ static const struct {
      "scrypt cost too high (128*r*2^ln at most 128 MiB, times p 512 MiB)"},
     {"$scrypt$ln=17,r=8,p=5$" SALT "$UntC8KnVEkFB8G5CeXmjs9l/x9xeqC/yMlxtDUKvuHY",
      "scrypt cost too high (128*r*2^ln at most 128 MiB, times p 512 MiB)"},
+    {"$scrypt$ln=15,r=1,p=1$" SALT "$UntC8KnVEkFB8G5CeXmjs9l/x9xeqC/yMlxtDUKvuHY", NULL},
+    {"$scrypt$ln=16,r=1,p=1$" SALT "$UntC8KnVEkFB8G5CeXmjs9l/x9xeqC/yMlxtDUKvuHY",
+     "scrypt ln must be below 16*r (RFC 7914: N < 2^(16*r))"},
     {"$pbkdf2-sha256$l=32$" SALT "$wR6fLKMCN6C9Q+3RN4SQ54QtSQrrirhWK9cZ4tcsfv8",
      "PBKDF2 needs the parameter i"},
     {"$pbkdf2-sha256$i=1000,l=31$" SALT "$wR6fLKMCN6C9Q+3RN4SQ54QtSQrrirhWK9cZ4tcsfv8",
