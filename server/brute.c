@@ -138,18 +138,19 @@ static int insert(kz_brute_t *b, const char *ip, apr_time_t now)
 
 int kz_brute_blocked(kz_brute_t *b, const char *ip, apr_time_t now)
 {
-    int blocked = 0, i;
+    int seconds = 0, i;
 
     if (!b || !ip) {
         return 0;
     }
     apr_thread_mutex_lock(b->mutex);
     i = find(b, ip);
-    if (i >= 0) {
-        blocked = b->entries[i].count >= KZ_BRUTE_LIMIT && !expired(&b->entries[i], now);
+    if (i >= 0 && b->entries[i].count >= KZ_BRUTE_LIMIT && !expired(&b->entries[i], now)) {
+        apr_interval_time_t left = b->entries[i].last + KZ_BRUTE_WINDOW - now;
+        seconds = (int)((left + APR_USEC_PER_SEC - 1) / APR_USEC_PER_SEC); /* rounded up */
     }
     apr_thread_mutex_unlock(b->mutex);
-    return blocked;
+    return seconds;
 }
 
 void kz_brute_fail(kz_brute_t *b, const char *ip, apr_time_t now)

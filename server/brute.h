@@ -15,7 +15,10 @@ typedef struct kz_brute kz_brute_t;
 /** A table in p (which must outlive every loop). */
 kz_brute_t *kz_brute_create(apr_pool_t *p);
 
-/** 1 when ip has reached the failure limit within the window ending at now. */
+/**
+ * When ip has reached the failure limit within the window ending at now: the seconds (at least 1,
+ * rounded up) until it is let in again, for Retry-After; 0 when it is not blocked.
+ */
 int kz_brute_blocked(kz_brute_t *b, const char *ip, apr_time_t now);
 
 /** Counts one failed attempt of ip at now. */

@@ -920,11 +920,13 @@ static int authenticate(kz_request_t *r, const kz_ncodes_t *nc, const kz_ncodes_
     const char *user;
     kz_auth_need_t need;
     kz_auth_e rc;
+    int retry;
 
-    /* Blocked clients get 429 before any password is hashed. */
-    if (kz_brute_blocked(brute, r->client_ip, apr_time_now())) {
+    /* Blocked clients get 429 before any password is hashed (RFC 6585 §4: Retry-After). */
+    if ((retry = kz_brute_blocked(brute, r->client_ip, apr_time_now())) > 0) {
         kz_log_error(NULL, loop->logbuf, KZ_LOG_WARN, 451,
                      "too many failed authentication attempts from %s: 429", r->client_ip);
+        kz_response_header(r, "Retry-After", apr_itoa(r->pool, retry));
         return 429;
     }
     /* The stage runs again when a verification ends: the results are kept in the request. */

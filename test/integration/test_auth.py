@@ -212,6 +212,8 @@ class AuthTest(KzTestCase):
         # Blocked now: even the right password, even without credentials, is answered 429.
         status, headers, body = self.get("/private/doc.txt", "-u", "bob:" + HORSE, *attacker)
         self.assertEqual(status, 429)
+        # RFC 6585 §4: when to come back, at most the 300 s window after the last failure.
+        self.assertTrue(295 <= int(headers.get("retry-after", "0")) <= 300, headers)
         self.assertNotIn("www-authenticate", headers)
         self.assertNotIn(b"private document", body)
         self.assertEqual(self.get("/private/doc.txt", *attacker)[0], 429)
