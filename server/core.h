@@ -250,7 +250,9 @@ void kz_cfgslot_done(kz_loop_t *loop, kz_cfgslot_t *slot);
 /* ---- loop.c ---- */
 apr_status_t kz_loop_create(kz_loop_t **out, kz_server_t *server, int id, apr_pool_t *p);
 void *APR_THREAD_FUNC kz_loop_main(apr_thread_t *thread, void *data);
-/** Frees a loop whose thread has ended. */
+/** Drops the loop's references to configurations (a loop whose thread has ended). */
+void kz_loop_release_configs(kz_loop_t *loop);
+/** Frees a loop whose thread has ended (releasing its configurations first). */
 void kz_loop_destroy(kz_loop_t *loop);
 void kz_loop_update_now(kz_loop_t *loop);
 kz_buf_t *kz_loop_buf_get(kz_loop_t *loop);

@@ -383,7 +383,7 @@ void *APR_THREAD_FUNC kz_loop_main(apr_thread_t *thread, void *data)
     return NULL;
 }
 
-void kz_loop_destroy(kz_loop_t *loop)
+void kz_loop_release_configs(kz_loop_t *loop)
 {
     if (loop->cfg) {
         kz_runconf_release(loop->cfg->rc);
@@ -396,5 +396,10 @@ void kz_loop_destroy(kz_loop_t *loop)
         kz_runconf_release(slot->rc);
         free(slot);
     }
+}
+
+void kz_loop_destroy(kz_loop_t *loop)
+{
+    kz_loop_release_configs(loop);
     apr_pool_destroy(loop->pool); /* and its allocator, which it owns */
 }

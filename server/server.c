@@ -366,10 +366,15 @@ void kz_server_run(kz_server_t *server)
             server->workpool = NULL;
             kz_log_error(server->logger, NULL, KZ_LOG_NOTICE, 8, "stopped");
             kz_logger_stop(server->logger);
+            /* Configurations go before the loops: their pools' cleanups (a module's init pool)
+             * stop whatever could still post to a loop. */
+            for (int i = 0; i < server->nloops; i++) {
+                kz_loop_release_configs(server->loops[i]);
+            }
+            kz_runconf_release(server->current);
             for (int i = 0; i < server->nloops; i++) {
                 kz_loop_destroy(server->loops[i]);
             }
-            kz_runconf_release(server->current);
             return;
         case KZ_OS_EVENT_RELOAD:
             server_reload(server);

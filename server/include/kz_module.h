@@ -168,7 +168,11 @@ KZ_API kz_timer_t *kz_timer_add(kz_loop_t *loop, apr_interval_time_t delay, void
                                 void *baton);
 /** Cancels a timer that has not fired yet. Loop thread only. */
 KZ_API void kz_timer_cancel(kz_timer_t *timer);
-/** Runs fn(baton) on the loop's thread soon. Safe from any thread. */
+/**
+ * Runs fn(baton) on the loop's thread soon. Safe from any thread, while the server runs: a module
+ * that starts threads stops them from a cleanup on the pool its init() received, which is
+ * destroyed before the loops are.
+ */
 KZ_API apr_status_t kz_loop_post(kz_loop_t *loop, void (*fn)(void *baton), void *baton);
 
 /* ---- logging -------------------------------------------------------------------------- */
