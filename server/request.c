@@ -149,13 +149,17 @@ static int run_handlers(kz_request_t *r)
     return rc == KZ_DECLINED ? 404 : rc;
 }
 
-/* The core's steps before the handlers, in Karpacz's fixed order (DESIGN.md). */
+/* The core's steps before the handlers, in Karpacz's fixed order (DESIGN.md); KZ_STAGE_REWRITE
+ * below names the index of kz_rewrite_stage. */
 static int (*const stages[])(kz_request_t *r) = {
     kz_clientip_stage, kz_redirect_stage, kz_blocklist_stage,
     kz_rewrite_stage,  kz_ncodes_stage,   kz_static_slash_stage,
 };
 
 #define KZ_NSTAGES ((int)(sizeof(stages) / sizeof(stages[0])))
+/* Where an errorConfig rerun starts: the steps that act on the path (the client, redirects and
+ * the blocklist were decided already). */
+#define KZ_STAGE_REWRITE 3
 
 /* The stages from r->stage_next on; a suspended one is where the request goes on later. */
 static int run_pipeline(kz_request_t *r)
@@ -180,7 +184,13 @@ static int run_pipeline(kz_request_t *r)
 
 void kz_request_reselect(kz_request_t *r)
 {
+    const kz_conf_t *ec;
+
     r->conf = r->vhost ? kz_vhost_location(r->vhost, r->path) : r->rc->config->global_conf;
+    /* During an errorConfig rerun, the new location's entry for the same status applies. */
+    if (r->error_status && (ec = kz_errors_config(r->conf, r->error_status)) != NULL) {
+        r->conf = ec;
+    }
 }
 
 static int request_route(kz_request_t *r)
@@ -248,8 +258,9 @@ static void run_response_hooks(kz_request_t *r)
 
 /*
  * Turns the chain's result into the final response: an error status first looks for an
- * errorConfig entry (the handlers then run again with its configuration, and a success of theirs
- * is sent with the error's status), then for an errorPages file, then the built-in page.
+ * errorConfig entry (the steps from rewriting on and the handlers then run again with its
+ * configuration, and a success of theirs is sent with the error's status), then for an
+ * errorPages file, then the built-in page.
  */
 static int request_settle(kz_request_t *r, int rc)
 {
@@ -262,7 +273,8 @@ static int request_settle(kz_request_t *r, int rc)
             kz_response_reset(r);
             r->phase = PHASE_HANDLE;
             r->mod_next = 0;
-            rc = run_handlers(r);
+            r->stage_next = KZ_STAGE_REWRITE;
+            rc = run_pipeline(r);
             continue;
         }
         kz_errors_respond(r, r->error_status ? r->error_status : rc);

@@ -29,6 +29,11 @@ class ErrorPagesTest(KzTestCase):
                     "errorPages": [{"scode": 404, "path": "pages/own404.html"}],
                 },
                 {
+                    "domain": "rewrite.test",
+                    "errorConfig": [{"scode": 404, "wwwroot": "errwww",
+                                     "rewriteMap": [{"regex": "^/.*", "replacement": "/404.html"}]}],
+                },
+                {
                     "domain": "errconf.test",
                     "errorConfig": [{"scode": 404, "wwwroot": "errwww"}],
                     "locations": [
@@ -45,6 +50,7 @@ class ErrorPagesTest(KzTestCase):
         write_file(os.path.join(root, "pages", "404.html"), "<p>custom 404</p>\n")
         write_file(os.path.join(root, "pages", "own404.html"), "<p>own 404</p>\n")
         write_file(os.path.join(root, "errwww", "gone.html"), "<p>errwww gone</p>\n")
+        write_file(os.path.join(root, "errwww", "404.html"), "<p>one page for every 404</p>\n")
         write_file(os.path.join(root, "locwww", "loc", "gone.html"), "<p>location gone</p>\n")
 
     def test_error_page_file(self):
@@ -77,6 +83,16 @@ class ErrorPagesTest(KzTestCase):
         res = curl("-s", "-o", "-", "-w", "%{http_code}", "-H", "Host: errconf.test",
                    self.server.url("/gone.html"))
         self.assertEqual(res.stdout, b"<p>errwww gone</p>\n404")
+
+    def test_error_config_rewrites_to_one_page(self):
+        # The rerun goes through rewriteMap too: every missing path gets errwww/404.html.
+        for path in ("/missing", "/a/b/c.txt?x=1"):
+            res = curl("-s", "-o", "-", "-w", "%{http_code}", "-H", "Host: rewrite.test",
+                       self.server.url(path))
+            self.assertEqual(res.stdout, b"<p>one page for every 404</p>\n404", path)
+        res = curl("-s", "-o", "-", "-w", "%{http_code}", "-H", "Host: rewrite.test",
+                   self.server.url("/index.html"))
+        self.assertEqual(res.stdout, b"<p>index</p>\n200")
 
     def test_error_config_of_the_location_wins(self):
         res = curl("-s", "-o", "-", "-w", "%{http_code}", "-H", "Host: errconf.test",
