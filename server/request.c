@@ -267,7 +267,10 @@ static int request_settle(kz_request_t *r, int rc)
     const kz_conf_t *ec;
 
     while (rc != KZ_SUSPENDED && rc != KZ_DONE) {
-        if (!r->error_status && (ec = kz_errors_config(r->conf, rc)) != NULL) {
+        /* Only a request that reached a path can run again: not a malformed target, an unknown
+         * method or a CONNECT. */
+        if (!r->error_status && r->path && r->path[0] == '/' &&
+            (ec = kz_errors_config(r->conf, rc)) != NULL) {
             r->error_status = rc;
             r->conf = ec;
             kz_response_reset(r);

@@ -119,6 +119,31 @@ class ErrorPagesTest(KzTestCase):
         self.assertRegex(res.stdout, rb"\r\nX-Path: seen /a%20b%C3%B3\.txt here\r\n")
 
 
+class ErrorConfigForEveryStatusTest(KzTestCase):
+    """An errorConfig entry without scode applies to every error, including those of requests
+    that never reached a path: they keep the built-in page (regression: a NULL path crashed)."""
+
+    @classmethod
+    def config(cls, root):
+        return {"global": base_global(root, errorConfig=[{"wwwroot": "errwww"}])}
+
+    @classmethod
+    def populate(cls, root):
+        write_file(os.path.join(root, "www", "index.html"), "<p>index</p>\n")
+        write_file(os.path.join(root, "errwww", "missing.html"), "<p>from errwww</p>\n")
+
+    def test_requests_without_a_path(self):
+        for data, status in ((b"GET /%zz HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+                             (b"FOO / HTTP/1.1\r\nHost: a\r\n\r\n", 501),
+                             (b"CONNECT a.b:443 HTTP/1.1\r\nHost: a.b:443\r\n\r\n", 501)):
+            resp, conn = self.raw(data)
+            self.assertEqual(resp.status, status, data)
+            conn.close()
+        resp, body = self.get("/missing.html")
+        self.assertEqual((resp.status, body), (404, b"<p>from errwww</p>\n"))
+        self.assert_serving()
+
+
 class ErrorPagesConfigTest(unittest.TestCase):
     def test_bad_entries_are_refused_with_their_line(self):
         import shutil
