@@ -24,20 +24,6 @@ typedef enum kz_log_level {
     KZ_LOG_INFO
 } kz_log_level_e;
 
-/*
- * KZ_API marks the server's functions that modules call; KZ_MODULE_EXPORT marks a module's
- * kz_module_t. The only platform test allowed outside runtime/ (DESIGN.md: export macros).
- */
-#if defined(_WIN32)
-#define KZ_MODULE_EXPORT __declspec(dllexport)
-#ifdef KZ_BUILDING_SERVER
-#define KZ_API __declspec(dllexport)
-#else
-#define KZ_API __declspec(dllimport)
-#endif
-#else
-#define KZ_MODULE_EXPORT __attribute__((visibility("default")))
-#define KZ_API           __attribute__((visibility("default")))
-#endif
+#include "kz_export.h"
 
 #endif
