@@ -29,6 +29,14 @@ static const kz_module_t *loaded[KZ_MODULES_MAX];
 static int nloaded;
 static apr_pool_t *registry_pool; /* lives as long as the process: the libraries stay mapped */
 
+static void registry_init(void)
+{
+    if (!registry_pool) {
+        apr_pool_create(&registry_pool, NULL);
+        apr_pool_tag(registry_pool, "kz_modules");
+    }
+}
+
 int kz_module_is_planned(const char *name)
 {
     for (apr_size_t i = 0; i < sizeof(planned_modules) / sizeof(*planned_modules); i++) {
@@ -145,10 +153,7 @@ const char *kz_module_add(const kz_module_t *m, apr_pool_t *p)
                    ? NULL
                    : apr_psprintf(p, "module '%s' exists already", m->name);
     }
-    if (!registry_pool) {
-        apr_pool_create(&registry_pool, NULL);
-        apr_pool_tag(registry_pool, "kz_modules");
-    }
+    registry_init();
     return add_module(m, m->name, p);
 }
 
@@ -175,8 +180,8 @@ static const char *library_path(const char *name, const char *dir, apr_pool_t *p
     return NULL;
 }
 
-static const char *load_library(const kz_module_t **out, const char *name, const char *dir,
-                                apr_pool_t *p)
+static const char *load_library(const kz_module_t **out, apr_dso_handle_t **dso_out,
+                                const char *name, const char *dir, apr_pool_t *p)
 {
     const char *path = library_path(name, dir, p);
     apr_dso_handle_t *dso;
@@ -200,6 +205,7 @@ static const char *load_library(const kz_module_t **out, const char *name, const
                             symbol);
     }
     *out = (const kz_module_t *)sym;
+    *dso_out = dso;
     return NULL;
 }
 
@@ -207,6 +213,7 @@ const char *kz_module_load(const kz_module_t **out, const char *name, const char
                            apr_pool_t *p)
 {
     const kz_module_t *m = kz_module_find(name);
+    apr_dso_handle_t *dso = NULL;
     const char *err;
 
     *out = NULL;
@@ -214,19 +221,19 @@ const char *kz_module_load(const kz_module_t **out, const char *name, const char
         *out = m;
         return NULL;
     }
-    if (!registry_pool) {
-        apr_pool_create(&registry_pool, NULL);
-        apr_pool_tag(registry_pool, "kz_modules");
-    }
+    registry_init();
     for (apr_size_t i = 0; builtin_modules[i]; i++) {
         if (!strcmp(builtin_modules[i]->name, name)) {
             m = builtin_modules[i];
         }
     }
-    if (!m && (err = load_library(&m, name, dir, p)) != NULL) {
+    if (!m && (err = load_library(&m, &dso, name, dir, p)) != NULL) {
         return err;
     }
     if ((err = add_module(m, name, p)) != NULL) {
+        if (dso) {
+            apr_dso_unload(dso); /* refused: nothing refers to it, so it need not stay mapped */
+        }
         return err;
     }
     *out = m;
