@@ -663,6 +663,7 @@ static void module_confs_compile(const kz_config_t *cfg, kz_conf_t *c, apr_pool_
     int n = kz_module_count();
 
     c->module_confs = apr_pcalloc(p, (apr_size_t)(n > 0 ? n : 1) * sizeof(void *));
+    c->nmodule_confs = n;
     for (int i = 0; cfg->modules && i < cfg->modules->nelts; i++) {
         const kz_module_t *m = APR_ARRAY_IDX(cfg->modules, i, const kz_module_t *);
         if (m->create_conf) {

@@ -107,6 +107,7 @@ typedef struct kz_conf {
     const struct kz_static_conf *statics; /**< static-file settings (static.c) */
     const struct kz_errors *errors;       /**< errorPages + errorConfig (errors.c) */
     void **module_confs;                  /**< per loaded module, by its index (module.c) */
+    int nmodule_confs;                    /**< modules loaded when this scope was compiled */
     apr_array_header_t *error_confs;      /**< kz_error_conf_t: errorConfig entries, or NULL */
 } kz_conf_t;
 

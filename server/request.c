@@ -390,7 +390,8 @@ KZ_API void *kz_request_module_conf(const kz_request_t *r, const kz_module_t *se
 {
     int i = kz_module_index(self);
 
-    return i >= 0 && r->conf->module_confs ? r->conf->module_confs[i] : NULL;
+    /* A module loaded by a later reload has no settings in an older configuration. */
+    return i >= 0 && i < r->conf->nmodule_confs ? r->conf->module_confs[i] : NULL;
 }
 
 KZ_API kz_loop_t *kz_request_loop(const kz_request_t *r)
