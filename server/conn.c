@@ -94,7 +94,7 @@ static void log_access(kz_request_t *r)
         return;
     }
     memset(&rec, 0, sizeof(rec));
-    rec.client_ip = r->client_ip ? r->client_ip : r->conn->client_ip;
+    rec.client_ip = r->client_ip;
     rec.user = r->user;
     rec.time = r->time;
     rec.method = r->method;
@@ -164,8 +164,9 @@ static void conn_write(kz_conn_t *c)
         c->deadline = c->loop->now + conn_global(c)->body_timeout;
         kz_conn_set_events(c, APR_POLLOUT);
     } else if (rv == KZ_EWAIT) {
-        /* The producer wakes the connection; its own timeouts bound the wait. */
-        c->deadline = 0;
+        /* The producer wakes the connection; a producer that never does is cut off like a
+         * stalled client (the request's pool cleanups tell the producer). */
+        c->deadline = c->loop->now + conn_global(c)->body_timeout;
         kz_conn_set_events(c, 0);
     } else {
         kz_conn_close(c);
