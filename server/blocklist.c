@@ -51,11 +51,11 @@ const struct kz_ipset *kz_blocklist_compile(const kz_conf_t *c, apr_pool_t *p)
     return set;
 }
 
+/* Every scope holds the global set (kz_blocklist_compile), so the request's own scope is read. */
 int kz_blocklist_stage(kz_request_t *r)
 {
-    const struct kz_ipset *set = r->rc->config->global_conf->blocklist;
-
-    if (!set || !r->client_ip || !kz_ipset_contains(set, r->client_ip)) {
+    if (!r->conf->blocklist || !r->client_ip ||
+        !kz_ipset_contains(r->conf->blocklist, r->client_ip)) {
         return KZ_DECLINED;
     }
     return 403;

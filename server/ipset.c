@@ -23,7 +23,6 @@ typedef struct kz_addr128 {
 
 /* One prefix length: an open-addressing table of indexes into a dense key array. */
 typedef struct kz_ipset_group {
-    int plen;
     kz_addr128_t *keys;
     apr_uint32_t *slots; /* index + 1 into keys; 0 = empty */
     apr_uint32_t nkeys, cap_keys, nslots;
@@ -187,7 +186,6 @@ static kz_ipset_group_t *set_group(kz_ipset_t *set, int plen)
         return g;
     }
     g = apr_pcalloc(set->pool, sizeof(*g));
-    g->plen = plen;
     set->groups[plen] = g;
     for (i = set->nlens; i > 0 && set->lens[i - 1] < plen; i--) {
         set->lens[i] = set->lens[i - 1];
@@ -244,9 +242,9 @@ int kz_ipset_contains(const kz_ipset_t *set, const char *ip)
         return 0;
     }
     for (int i = 0; i < set->nlens; i++) {
-        const kz_ipset_group_t *g = set->groups[set->lens[i]];
+        int plen = set->lens[i];
 
-        if (*group_slot(g, mask(addr, g->plen))) {
+        if (*group_slot(set->groups[plen], mask(addr, plen))) {
             return 1;
         }
     }

@@ -5,6 +5,7 @@
  */
 #include "rewrite.h"
 #include "core.h"
+#include "kz_net.h"
 
 #include <apr_lib.h>
 #include <apr_strings.h>
@@ -14,7 +15,7 @@
  * localhost. */
 static int is_address(const char *name, apr_size_t len)
 {
-    char buf[46];
+    unsigned char addr[16];
 
     if (len > 0 && name[0] == '[') {
         return 1;
@@ -25,7 +26,7 @@ static int is_address(const char *name, apr_size_t len)
     if (len > 10 && strncasecmp(name + len - 10, ".localhost", 10) == 0) {
         return 1;
     }
-    return kz_ip_canonical(buf, name, len);
+    return kz_ip_parse(name, len, addr, NULL);
 }
 
 /* The path and query of a request target; an absolute-form one loses scheme and authority. */
@@ -57,7 +58,9 @@ const char *kz_www_location(const char *host, const char *target, apr_pool_t *p)
     }
     colon = host[0] == '[' ? NULL : strchr(host, ':');
     name_len = colon ? (apr_size_t)(colon - host) : strlen(host);
-    if (strncasecmp(host, "www.", 4) == 0 || is_address(host, name_len)) {
+    /* An absolute-form authority may also have an empty name (":80"): there is nothing to
+     * prefix. */
+    if (name_len == 0 || strncasecmp(host, "www.", 4) == 0 || is_address(host, name_len)) {
         return NULL;
     }
     lower = apr_pstrdup(p, host);

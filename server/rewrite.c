@@ -40,11 +40,12 @@ struct kz_rewrite {
     uint32_t max_pairs;        /**< ovector pairs the largest rule needs */
 };
 
-static const char *const entry_keys[] = {
+/* The keys of a rule, in the order of entry_keys (check_keys fills found[] by these). */
+enum { K_REGEX, K_REPLACEMENT, K_NOT_FILE, K_NOT_DIR, K_DOUBLE_SLASHES, K_LAST, KZ_NKEYS };
+
+static const char *const entry_keys[KZ_NKEYS] = {
     "regex", "replacement", "isNotFile", "isNotDirectory", "allowDoubleSlashes", "last",
 };
-
-#define KZ_NKEYS ((int)(sizeof(entry_keys) / sizeof(entry_keys[0])))
 
 /* Interpreter limits besides the match limit: recursion depth and backtracking memory (KiB). */
 #define KZ_REWRITE_DEPTH_LIMIT 10000
@@ -182,16 +183,17 @@ static const char *check_keys(const kz_value_t *entry, const kz_value_t **found,
                                 "replacement, isNotFile, isNotDirectory, allowDoubleSlashes, last)",
                                 pair->key);
         }
-        if (k < 2 && pair->value->type != KZ_V_STR && pair->value->type != KZ_V_INT) {
+        if (k <= K_REPLACEMENT && pair->value->type != KZ_V_STR && pair->value->type != KZ_V_INT) {
             return apr_psprintf(p, "'%s' of a rewrite rule must be a string", pair->key);
         }
-        if (k >= 2 && pair->value->type != KZ_V_BOOL) {
+        if (k > K_REPLACEMENT && pair->value->type != KZ_V_BOOL) {
             return apr_psprintf(p, "'%s' of a rewrite rule must be true or false", pair->key);
         }
         found[k] = pair->value;
     }
-    if (!found[0] || !found[1]) {
-        return apr_psprintf(p, "a rewrite rule needs '%s'", found[0] ? "replacement" : "regex");
+    if (!found[K_REGEX] || !found[K_REPLACEMENT]) {
+        return apr_psprintf(p, "a rewrite rule needs '%s'",
+                            found[K_REGEX] ? "replacement" : "regex");
     }
     return NULL;
 }
@@ -208,10 +210,11 @@ static const char *check_entry(const kz_value_t *entry, apr_pool_t *p)
     if ((err = check_keys(entry, found, p)) != NULL) {
         return err;
     }
-    if ((re = regex_compile(found[0]->text, &err, p)) == NULL) {
+    if ((re = regex_compile(found[K_REGEX]->text, &err, p)) == NULL) {
         return err;
     }
-    err = parse_replacement(apr_array_make(p, 4, sizeof(rw_part_t)), re, found[1]->text, p);
+    err = parse_replacement(apr_array_make(p, 4, sizeof(rw_part_t)), re, found[K_REPLACEMENT]->text,
+                            p);
     pcre2_code_free(re);
     return err;
 }
@@ -244,15 +247,10 @@ static apr_status_t rewrite_cleanup(void *data)
     return APR_SUCCESS;
 }
 
-static int flag(const kz_value_t *entry, const char *key)
+/* A boolean key of a checked rule (check_keys made it a boolean when present). */
+static int flag(const kz_value_t *found)
 {
-    for (int i = 0; i < entry->items->nelts; i++) {
-        const kz_pair_t *pair = &APR_ARRAY_IDX(entry->items, i, kz_pair_t);
-        if (!strcmp(pair->key, key)) {
-            return pair->value->type == KZ_V_BOOL && pair->value->b;
-        }
-    }
-    return 0;
+    return found && found->b;
 }
 
 /* Compiles one checked entry into rule; 0 when it cannot (it was checked, so never). */
@@ -263,22 +261,22 @@ static int rule_compile(rw_rule_t *rule, const kz_value_t *entry, apr_pool_t *p)
     const char *err;
 
     if (entry->type != KZ_V_MAP || check_keys(entry, found, p) ||
-        !(rule->code = regex_compile(found[0]->text, &err, p))) {
+        !(rule->code = regex_compile(found[K_REGEX]->text, &err, p))) {
         return 0;
     }
-    if (parse_replacement(parts, rule->code, found[1]->text, p)) {
+    if (parse_replacement(parts, rule->code, found[K_REPLACEMENT]->text, p)) {
         pcre2_code_free(rule->code);
         return 0;
     }
     /* Without JIT support the interpreter runs the same pattern under the same limits. */
     pcre2_jit_compile(rule->code, PCRE2_JIT_COMPLETE);
-    rule->regex = found[0]->text;
+    rule->regex = found[K_REGEX]->text;
     rule->parts = (const rw_part_t *)parts->elts;
     rule->nparts = parts->nelts;
-    rule->is_not_file = flag(entry, "isNotFile");
-    rule->is_not_dir = flag(entry, "isNotDirectory");
-    rule->allow_double_slashes = flag(entry, "allowDoubleSlashes");
-    rule->last = flag(entry, "last");
+    rule->is_not_file = flag(found[K_NOT_FILE]);
+    rule->is_not_dir = flag(found[K_NOT_DIR]);
+    rule->allow_double_slashes = flag(found[K_DOUBLE_SLASHES]);
+    rule->last = flag(found[K_LAST]);
     return 1;
 }
 
@@ -414,9 +412,14 @@ static int conditions_hold(const rw_rule_t *rule, const char *path, kz_rewrite_p
     return !((rule->is_not_file && kind == KZ_RW_FILE) || (rule->is_not_dir && kind == KZ_RW_DIR));
 }
 
-/* Runs one rule on res->path/res->query; sets *stop for a `last` rule that changed the URL. */
+/*
+ * Runs one rule on res->path/res->query; sets *stop for a `last` rule that changed the URL. The
+ * regex runs before the conditions, so the probe (a file-system lookup) is asked only for a
+ * rule that matched; a rule whose conditions fail is skipped whatever its match gave.
+ */
 static int apply_rule(const kz_rewrite_t *rw, const rw_rule_t *rule, pcre2_match_data *md,
-                      kz_rewrite_result_t *res, int *stop, apr_pool_t *p)
+                      kz_rewrite_probe_fn probe, void *baton, kz_rewrite_result_t *res, int *stop,
+                      apr_pool_t *p)
 {
     const char *subject = res->to, *out, *q;
     apr_size_t len;
@@ -427,7 +430,12 @@ static int apply_rule(const kz_rewrite_t *rw, const rw_rule_t *rule, pcre2_match
     }
     len = strlen(subject);
     rc = pcre2_match(rule->code, (PCRE2_SPTR)subject, len, 0, 0, md, rw->mctx);
-    if (rc == PCRE2_ERROR_NOMATCH) {
+    if (rc == PCRE2_ERROR_JIT_STACKLIMIT) {
+        /* JIT's default stack (32 KiB) ends a nested repeat within a few KiB of path; the
+         * interpreter goes on under the limits that hold without JIT. */
+        rc = pcre2_match(rule->code, (PCRE2_SPTR)subject, len, 0, PCRE2_NO_JIT, md, rw->mctx);
+    }
+    if (rc == PCRE2_ERROR_NOMATCH || !conditions_hold(rule, res->path, probe, baton)) {
         return 0;
     }
     if (rc < 0) {
@@ -475,12 +483,9 @@ int kz_rewrite_apply(const kz_rewrite_t *rw, const char *path, const char *query
     md = pcre2_match_data_create(rw->max_pairs, NULL);
     apr_pool_cleanup_register(p, md, match_data_cleanup, apr_pool_cleanup_null);
     for (int i = 0; i < rw->nrules && !stop; i++) {
-        int rc;
+        int rc = apply_rule(rw, &rw->rules[i], md, probe, baton, res, &stop, p);
 
-        if (!conditions_hold(&rw->rules[i], res->path, probe, baton)) {
-            continue;
-        }
-        if ((rc = apply_rule(rw, &rw->rules[i], md, res, &stop, p)) != 0) {
+        if (rc != 0) {
             res->failed_rule = rc == 500 ? i : -1;
             return rc;
         }

@@ -32,6 +32,7 @@ static const www_row_t rows[] = {
     {"a .localhost name", "app.localhost", "/", NULL},
     {"userinfo from an absolute-form authority", "a@evil.test", "/", NULL},
     {"empty host", "", "/", NULL},
+    {"empty name with a port (absolute-form authority)", ":80", "/", NULL},
     {"no host", NULL, "/", NULL},
 };
 

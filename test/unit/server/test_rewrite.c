@@ -237,6 +237,25 @@ static void test_rewrite_probe_only_when_needed(void)
     CU_ASSERT_EQUAL(calls, 0);
 }
 
+/* A rule with conditions asks the probe only when its regex matched (not for every request). */
+static void test_rewrite_probe_only_on_match(void)
+{
+    const kz_rewrite_t *rw =
+        global_rules("    - {regex: '^/blog/.*', replacement: '/b.php', isNotFile: true}\n");
+    kz_rewrite_result_t res;
+    int calls = 0;
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(rw);
+    CU_ASSERT_EQUAL(kz_rewrite_apply(rw, "/shop/x", NULL, fake_probe, &calls, &res, kz_test_pool),
+                    0);
+    CU_ASSERT_EQUAL(res.changed, 0);
+    CU_ASSERT_EQUAL(calls, 0);
+    CU_ASSERT_EQUAL(kz_rewrite_apply(rw, "/blog/x", NULL, fake_probe, &calls, &res, kz_test_pool),
+                    0);
+    CU_ASSERT_STRING_EQUAL(res.path, "/b.php");
+    CU_ASSERT_EQUAL(calls, 1);
+}
+
 /* Regression: (a+)+$ on "aaaa…!" backtracks 2^n times; the match limit makes it a quick 500. */
 static void test_rewrite_match_limit(void)
 {
@@ -274,6 +293,23 @@ static void test_rewrite_long_path(void)
     CU_ASSERT_EQUAL(kz_rewrite_apply(rw, path, NULL, NULL, NULL, &res, kz_test_pool), 0);
     CU_ASSERT_EQUAL(strlen(res.path), 8200 - 5 - 4 + 5);
     CU_ASSERT_STRING_EQUAL(res.query, "s=sec");
+}
+
+/* Regression: a nested repeat over a 4000-byte path overflows JIT's default stack; the match
+ * goes on in the interpreter instead of failing with a 500. */
+static void test_rewrite_jit_stack(void)
+{
+    const kz_rewrite_t *rw = global_rules("    - {regex: '^/((a|b)*)$', replacement: '/x'}\n");
+    char *path = apr_palloc(kz_test_pool, 4001);
+    kz_rewrite_result_t res;
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(rw);
+    memset(path, 'a', 4000);
+    path[0] = '/';
+    path[4000] = '\0';
+    CU_ASSERT_EQUAL(kz_rewrite_apply(rw, path, NULL, NULL, NULL, &res, kz_test_pool), 0);
+    CU_ASSERT_STRING_EQUAL(res.path, "/x");
+    CU_ASSERT_EQUAL(res.failed_rule, -1);
 }
 
 /* A replacement that repeats the match cannot build an unbounded URL. */
@@ -433,8 +469,10 @@ static const kz_test_case_t cases[] = {
     {"from and to for the log", test_rewrite_log_urls},
     {"no probe: conditions not checked", test_rewrite_no_probe},
     {"probe only for conditions", test_rewrite_probe_only_when_needed},
+    {"probe only after a match", test_rewrite_probe_only_on_match},
     {"match limit stops backtracking", test_rewrite_match_limit},
     {"long paths within the limit", test_rewrite_long_path},
+    {"JIT stack overflow falls back", test_rewrite_jit_stack},
     {"result too long: 414", test_rewrite_too_long},
     {"compiled per scope, shared", test_rewrite_compile_scopes},
     {"no rules", test_rewrite_compile_none},
