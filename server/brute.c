@@ -31,7 +31,6 @@ struct kz_brute {
     brute_entry_t *entries; /* KZ_BRUTE_MAX, allocated on first use */
     int *buckets;           /* index of the first entry, -1 when empty */
     int free_head;
-    int used;
 };
 
 kz_brute_t *kz_brute_create(apr_pool_t *p)
@@ -91,7 +90,6 @@ static void unlink_entry(kz_brute_t *b, int idx)
     *link = b->entries[idx].next;
     b->entries[idx].next = b->free_head;
     b->free_head = idx;
-    b->used--;
 }
 
 /* The table is full: drop every expired entry, or else the one whose last failure is oldest. */
@@ -132,7 +130,6 @@ static int insert(kz_brute_t *b, const char *ip, apr_time_t now)
     bucket = bucket_of(b->entries[idx].ip);
     b->entries[idx].next = b->buckets[bucket];
     b->buckets[bucket] = idx;
-    b->used++;
     return idx;
 }
 

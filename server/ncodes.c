@@ -640,8 +640,9 @@ static int parse_basic(const char **user, const char **pass, apr_size_t *pass_le
     if (len == 0 || t[len + pad] != '\0' || (len + pad) % 4 == 1 || (pad && (len + pad) % 4)) {
         return 0;
     }
+    /* apr_base64_decode_binary() stops at the padding or the end: t needs no copy. */
     raw = apr_palloc(p, len + 4);
-    n = apr_base64_decode_binary(raw, apr_pstrmemdup(p, t, len));
+    n = apr_base64_decode_binary(raw, t);
     raw[n] = '\0';
     /* A user-id holds no ':' (RFC 7617 §2) and, here, no NUL. */
     if (!(colon = memchr(raw, ':', (apr_size_t)n)) ||

@@ -1,13 +1,14 @@
 /*
  * PHC-string password hashes (passwd.h): `$id[$v=N]$k=v,...$salt$hash` with salt and hash in
- * the PHC B64 alphabet (RFC 4648 base64, no padding). The salt bytes given to the function are
- * the decoded salt, as Rust's password-hash crates do. Argon2 (RFC 9106) runs through
- * libargon2's raw API with parameters parsed and bounded here (its own decoder would allocate
- * whatever m says); scrypt (RFC 7914) and PBKDF2 (RFC 8018) run through OpenSSL. Results are
- * compared with CRYPTO_memcmp.
+ * the PHC B64 alphabet (RFC 4648 base64, no padding; APR decodes it). The salt bytes given to
+ * the function are the decoded salt, as Rust's password-hash crates do. Argon2 (RFC 9106) runs
+ * through libargon2's raw API with parameters parsed and bounded here (its own decoder would
+ * allocate whatever m says); scrypt (RFC 7914) and PBKDF2 (RFC 8018) run through OpenSSL. Results
+ * are compared with CRYPTO_memcmp.
  */
 #include "passwd.h"
 
+#include <apr_base64.h>
 #include <apr_lib.h>
 #include <apr_strings.h>
 
@@ -63,44 +64,21 @@ typedef struct phc {
 
 /* ---- decoding -------------------------------------------------------------------------- */
 
-static int b64_value(int c)
-{
-    if (c >= 'A' && c <= 'Z') {
-        return c - 'A';
-    }
-    if (c >= 'a' && c <= 'z') {
-        return c - 'a' + 26;
-    }
-    if (c >= '0' && c <= '9') {
-        return c - '0' + 52;
-    }
-    return c == '+' ? 62 : c == '/' ? 63 : -1;
-}
-
-/* Unpadded base64 of len chars into at most cap bytes; returns 1 on success. */
+/*
+ * Unpadded base64 of len chars into at most cap bytes; returns 1 on success. s ends at '$' or
+ * NUL, where apr_base64_decode_binary() stops too, so checking the alphabet here is enough.
+ */
 static int b64_decode(const char *s, apr_size_t len, unsigned char *out, apr_size_t cap,
                       apr_size_t *out_len)
 {
-    apr_uint32_t acc = 0;
-    int bits = 0;
-    apr_size_t n = 0;
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-    if (len % 4 == 1 || len / 4 * 3 + (len % 4 ? len % 4 - 1 : 0) > cap) {
+    /* len * 3 / 4 is the decoded length exactly (len % 4 == 1 is not base64). */
+    if (strspn(s, alphabet) != len || len % 4 == 1 || len * 3 / 4 > cap) {
         return 0;
     }
-    for (apr_size_t i = 0; i < len; i++) {
-        int v = b64_value((unsigned char)s[i]);
-        if (v < 0) {
-            return 0;
-        }
-        acc = (acc << 6) | (apr_uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[n++] = (unsigned char)(acc >> bits);
-        }
-    }
-    *out_len = n;
+    *out_len = (apr_size_t)apr_base64_decode_binary(out, s);
     return 1;
 }
 

@@ -216,6 +216,9 @@ static const struct {
     {6, "Basic YWxpY2U6Y29ycmVjdCBob3JzZ", KZ_AUTH_NONE, NULL, "a length of 4n+1"},
     {6, "Basic YWxp*2U6", KZ_AUTH_NONE, NULL, "not base64"},
     {6, "Basic YWxpY2UAeDpjb3JyZWN0IGhvcnNl", KZ_AUTH_NONE, NULL, "a NUL in the user-id"},
+    {6, "Basic ==", KZ_AUTH_NONE, NULL, "padding alone"},
+    {6, "Basic YWxpY2U6Y29ycmVjdCBob3JzZQ=", KZ_AUTH_NONE, NULL, "one '=' where two belong"},
+    {6, "Basic YWxp=Y2U6Y29ycmVjdCBob3JzZQ", KZ_AUTH_NONE, NULL, "padding inside"},
 };
 
 static void test_authorize(void)

@@ -13,6 +13,9 @@
 
 /* The salt of the generated vectors: "karpacz-salt-16b". */
 #define SALT "a2FycGFjei1zYWx0LTE2Yg"
+/* 86 base64 characters: 64 bytes, the most a salt or hash may have. */
+#define B64_86                                                                                     \
+    "a2FycGFjei1zYWx0LTE2a2FycGFjei1zYWx0LTE2a2FycGFjei1zYWx0LTE2a2FycGFjei1zYWx0LTE2AAAAAA"
 
 static const struct {
     const char *phc;
@@ -156,6 +159,15 @@ static const struct {
     {"$argon2id$v=19$m=19456,t=2,p=1$" SALT "=$yPzuOcnFtcDTkSHmPStrE3vVb2SnRM2eZi8Yu0tlQ38",
      "the salt is not base64 of 1 to 64 bytes"},
     {"$argon2id$v=19$m=19456,t=2,p=1$a$yPzuOcnFtcDTkSHmPStrE3vVb2SnRM2eZi8Yu0tlQ38",
+     "the salt is not base64 of 1 to 64 bytes"},
+    /* 86 characters decode to 64 bytes, the most; 87 to 65. */
+    {"$argon2id$v=19$m=19456,t=2,p=1$" B64_86 "$yPzuOcnFtcDTkSHmPStrE3vVb2SnRM2eZi8Yu0tlQ38", NULL},
+    {"$argon2id$v=19$m=19456,t=2,p=1$" B64_86 "A$yPzuOcnFtcDTkSHmPStrE3vVb2SnRM2eZi8Yu0tlQ38",
+     "the salt is not base64 of 1 to 64 bytes"},
+    {"$argon2id$v=19$m=19456,t=2,p=1$" SALT "$" B64_86, NULL},
+    {"$argon2id$v=19$m=19456,t=2,p=1$" SALT "$" B64_86 "AA",
+     "the hash is not base64 of 10 to 64 bytes"},
+    {"$argon2id$v=19$m=19456,t=2,p=1$$yPzuOcnFtcDTkSHmPStrE3vVb2SnRM2eZi8Yu0tlQ38",
      "the salt is not base64 of 1 to 64 bytes"},
     {"$argon2id$v=19$m=19456,t=2,p=1$" SALT "$yPzuOcnFtcDTkSHmPStrE3vVb2SnRM2eZi8Yu0tlQ38=",
      "the hash is not base64 of 10 to 64 bytes"},
