@@ -886,17 +886,30 @@ static void verify_job_release(void *data)
     free(job);
 }
 
-/* Verifies on a worker thread (KZ_SUSPENDED), or here when none takes it (KZ_DECLINED). */
+/*
+ * Verifies on a worker thread (KZ_SUSPENDED). With the workers' queue full, 503: hashing on the
+ * loop instead would let a flood of bad credentials from many addresses stall every loop. Only
+ * without a worker pool (it failed to start) does the loop verify itself (KZ_DECLINED).
+ */
 static int verify(kz_request_t *r, const kz_auth_need_t *need)
 {
     verify_job_t *job = verify_job_make(need);
+    apr_status_t rv =
+        job ? kz_work_submit(r, verify_job_run, verify_job_done, verify_job_release, job)
+            : APR_ENOMEM;
 
-    if (job && kz_work_submit(r, verify_job_run, verify_job_done, verify_job_release, job) ==
-                   APR_SUCCESS) {
+    if (rv == APR_SUCCESS) {
         return KZ_SUSPENDED;
     }
     if (job) {
         verify_job_release(job);
+    }
+    if (rv != APR_ENOTIMPL) {
+        kz_log_error(NULL, r->conn->loop->logbuf, KZ_LOG_WARN, 454,
+                     "password verification refused (%s): 503",
+                     rv == APR_EAGAIN ? "too many waiting" : "out of memory");
+        kz_response_header(r, "Retry-After", "1");
+        return 503;
     }
     kz_auth_known_add(r->auth_state, need->user,
                       kz_passwd_verify(need->phc, need->pass, need->len, r->pool));
@@ -936,8 +949,9 @@ static int authenticate(kz_request_t *r, const kz_ncodes_t *nc, const kz_ncodes_
     }
     while ((rc = kz_ncodes_auth_step(&user, &need, nc, m->index, f ? f->value : NULL, r->auth_state,
                                      r->pool)) == KZ_AUTH_PENDING) {
-        if (verify(r, &need) == KZ_SUSPENDED) {
-            return KZ_SUSPENDED;
+        int vrc = verify(r, &need);
+        if (vrc != KZ_DECLINED) {
+            return vrc; /* suspended, or 503 */
         }
     }
     if (rc == KZ_AUTH_OK) {

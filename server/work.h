@@ -11,8 +11,8 @@
 
 typedef struct kz_workpool kz_workpool_t;
 
-/** Most jobs queued or running at once; past it kz_work_submit() refuses (the caller goes on
- * inline, which slows that loop down instead of queueing without bound). */
+/** Most jobs queued or running at once; past it kz_work_submit() refuses (the caller answers
+ * 503 rather than queueing without bound or blocking its loop). */
 #define KZ_WORK_MAX_PENDING 256
 
 /** Starts `threads` threads (1 to 64) that take at most max_pending jobs at once. */
