@@ -13,7 +13,6 @@
 #include <brotli/encode.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <zlib.h>
 #include <zstd.h>
 
@@ -77,11 +76,12 @@ static int coding_of(const char *s, apr_size_t len)
     if (len == 1 && *s == '*') {
         return -1;
     }
-    if (len == 6 && strncasecmp(s, "x-gzip", 6) == 0) {
+    if (len == 6 && kz_ascii_caseeq(s, "x-gzip", 6)) {
         return KZ_ENC_GZIP;
     }
     for (int i = 0; i < KZ_ENC_COUNT; i++) {
-        if (strlen(names[i]) == len && strncasecmp(s, names[i], len) == 0) {
+        /* s is not NUL-terminated at len: equal when the name ends exactly there. */
+        if (kz_ascii_caseeq(s, names[i], len) && names[i][len] == '\0') {
             return i;
         }
     }

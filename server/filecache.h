@@ -24,6 +24,12 @@ typedef struct kz_fcentry {
     /* Validators of a regular file, made once per entry rather than once per response. */
     const char *etag;          /**< strong entity-tag, quoted: "<mtime>-<size>" in hex */
     const char *last_modified; /**< mtime as an IMF-fixdate (RFC 9110 §5.6.7) */
+    /* Left to the user (static.c): the Content-Type of the file for the settings `type_for`
+     * and whether it is worth compressing, worked out once rather than once per response.
+     * The cache only zeroes them. */
+    const void *type_for;
+    const char *type;
+    int compressible;
     /* internal */
     struct kz_fcentry *prev, *next; /**< LRU list, most recent first */
     kz_filecache_t *cache;

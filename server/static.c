@@ -224,11 +224,12 @@ static int wants_charset(const char *type, apr_size_t n)
 static const char *extra_type(apr_hash_t *mime, const char *path)
 {
     const char *slash = strrchr(path, '/');
-    const char *dot = strrchr(slash ? slash : path, '.');
+    const char *name = slash ? slash + 1 : path;
+    const char *dot = strrchr(name, '.');
     char ext[32];
     apr_size_t n;
 
-    if (!dot || dot == slash + 1 || (n = strlen(dot + 1)) == 0 || n >= sizeof(ext)) {
+    if (!dot || dot == name || (n = strlen(dot + 1)) == 0 || n >= sizeof(ext)) {
         return NULL;
     }
     for (apr_size_t i = 0; i <= n; i++) {
@@ -237,7 +238,9 @@ static const char *extra_type(apr_hash_t *mime, const char *path)
     return apr_hash_get(mime, ext, (apr_ssize_t)n);
 }
 
-static const char *content_type(const kz_request_t *r, const struct kz_static_conf *sc)
+/* The Content-Type of the file at r->path, the charset parameter added in p when needed. */
+static const char *content_type(const kz_request_t *r, const struct kz_static_conf *sc,
+                                apr_pool_t *p)
 {
     const char *type = sc->mime ? extra_type(sc->mime, r->path) : NULL;
     apr_size_t n;
@@ -250,10 +253,35 @@ static const char *content_type(const kz_request_t *r, const struct kz_static_co
     if (!sc->charset || !wants_charset(type, n)) {
         return type;
     }
-    full = apr_palloc(r->pool, n + sc->charset_len + 1);
+    full = apr_palloc(p, n + sc->charset_len + 1);
     memcpy(full, type, n);
     memcpy(full + n, sc->charset, sc->charset_len + 1);
     return full;
+}
+
+/*
+ * The Content-Type of e (opened at r->path) and whether a coding may be worth its while. The
+ * first scope to serve e keeps the answer in it: an entry is reached only through its root,
+ * which belongs to one configuration, so sc and the tables it was made from outlive every look
+ * at it. A scope sharing the entry with another works its answer out per response.
+ */
+static const char *file_type(kz_request_t *r, const struct kz_static_conf *sc, kz_fcentry_t *e,
+                             int *compressible)
+{
+    const char *type;
+
+    if (e->type_for == sc) {
+        *compressible = e->compressible;
+        return e->type;
+    }
+    type = content_type(r, sc, e->type_for ? r->pool : e->pool);
+    *compressible = kz_compressible_type(type);
+    if (!e->type_for) {
+        e->type_for = sc;
+        e->type = type;
+        e->compressible = *compressible;
+    }
+    return type;
 }
 
 /* ---- content coding ---------------------------------------------------------------------- */
@@ -302,18 +330,20 @@ static void choose_encoding(kz_request_t *r, const struct kz_static_conf *sc, kz
 /* The entity-tag of the chosen representation: one per coding, and one per sibling version. */
 static const char *variant_etag(kz_request_t *r, const kz_fcentry_t *e, const rep_t *rep)
 {
-    const char *base = e->etag;
+    const char *name = kz_encoding_name(rep->enc);
+    /* After the coding: "-" and the sibling's tag without its opening quote, or the quote. */
+    const char *sep = rep->sibling ? "-" : "", *rest = rep->sibling ? rep->sibling->etag + 1 : "\"";
     apr_size_t n;
+    char *tag;
 
     if (rep->enc == KZ_ENC_IDENTITY) {
-        return base;
+        return e->etag;
     }
-    n = strlen(base) - 1; /* without the closing quote */
-    if (!rep->sibling) {
-        return apr_psprintf(r->pool, "%.*s-%s\"", (int)n, base, kz_encoding_name(rep->enc));
-    }
-    return apr_psprintf(r->pool, "%.*s-%s-%.*s", (int)n, base, kz_encoding_name(rep->enc),
-                        (int)strlen(rep->sibling->etag) - 1, rep->sibling->etag + 1);
+    /* Without apr_psprintf's format parsing: this runs per coded response. */
+    n = strlen(e->etag) - 1; /* without the closing quote */
+    tag = apr_palloc(r->pool, n + strlen(name) + strlen(rest) + 3);
+    strcpy(stpcpy(stpcpy(stpcpy(mempcpy(tag, e->etag, n), "-"), name), sep), rest);
+    return tag;
 }
 
 /* Streams a file through an encoder, keeping the whole output for the cache when it fits. */
@@ -559,8 +589,8 @@ static int serve_file(kz_request_t *r, kz_root_t *root, kz_fcentry_t *e)
     rep_t rep = {KZ_ENC_IDENTITY, NULL, NULL, 0, NULL};
 
     scan_fields(&q, &r->head, r->pool);
-    rep.type = content_type(r, sc);
-    vary = sc->compression && kz_compressible_type(rep.type);
+    rep.type = file_type(r, sc, e, &vary);
+    vary = vary && sc->compression;
     /* Ranges are of the plain file; HEAD ignores Range (RFC 9110 §14.2). */
     ranged = get && q.range != NULL;
     if (vary && q.accept_encoding && !ranged) {

@@ -3,6 +3,7 @@
  * the checks of defaultCharset (a token, RFC 9110 §8.3.2) and extraMimeTypes (media types,
  * RFC 9110 §8.3.1).
  */
+#include "http_parse.h"
 #include "stages.h"
 #include "static.h"
 
@@ -12,17 +13,12 @@
 
 #define KZ_EXT_MAX 31
 
-static int is_tchar(char c)
-{
-    return apr_isalnum(c) || (c && strchr("!#$%&'*+-.^_`|~", c));
-}
-
 /* The length of the token at s. */
 static apr_size_t token_len(const char *s)
 {
     apr_size_t n = 0;
 
-    while (is_tchar(s[n])) {
+    while (kz_http_is_tchar((unsigned char)s[n])) {
         n++;
     }
     return n;

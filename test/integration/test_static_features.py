@@ -112,6 +112,7 @@ class StaticFeaturesTest(KzTestCase):
             "cached.js": HOT,  # only test_hot_file_served_from_cache asks for it
             "big.txt": BIG,
             "notes.md": b"# notes\n",
+            "shared.md": b"# shared\n",  # only test_scopes_sharing_a_file asks for it
             "data.foo": b"foo\n",
             "empty.txt": b"",
             "d1/index.html": b"d1 index\n",
@@ -265,6 +266,22 @@ class StaticFeaturesTest(KzTestCase):
         status, _, body = self.fetch("/style.css", "-H", "If-None-Match: " + br_tag[0],
                                      "-H", "Accept-Encoding: identity")
         self.assertEqual((status, body), (200, TEXT))
+
+    def test_etag_of_a_coding_is_made_from_the_file_tag(self):
+        # The tag of a coding made on the fly is the file's with "-<coding>" inside the quotes;
+        # a precompressed sibling's also carries the sibling's own tag, so each version differs.
+        _, h, _ = self.fetch("/style.css")
+        base = h["etag"]
+        self.assertRegex(base, r'^"[0-9a-f]+-[0-9a-f]+"$')
+        _, h, _ = self.fetch("/style.css", "-H", "Accept-Encoding: gzip")
+        self.assertEqual(h["etag"], base[:-1] + '-gzip"')
+        _, h, _ = self.fetch("/pre.css")
+        pre = h["etag"]
+        _, h, _ = self.fetch("/pre.css.br")
+        sibling = h["etag"]
+        _, h, _ = self.fetch("/pre.css", "-H", "Accept-Encoding: br")
+        self.assertEqual((h.get("content-encoding"), h["etag"]),
+                         ("br", pre[:-1] + "-br-" + sibling[1:]))
 
     # ---- ranges ----
 
@@ -526,6 +543,21 @@ class StaticFeaturesTest(KzTestCase):
         self.assertEqual(h["content-type"], "application/x-foo; charset=us-ascii")
         _, h, _ = self.fetch("/notes.md", host="latin.test")  # a host's map wins
         self.assertEqual(h["content-type"], "text/x-markdown; charset=iso-8859-2")
+
+    def test_scopes_sharing_a_file(self):
+        # One cached file served in turn by hosts whose settings differ: the Content-Type the
+        # cache entry keeps is the first host's, and never leaks into another's answer.
+        table = [
+            (None, "text/markdown; charset=utf-8", "Accept-Encoding"),
+            ("latin.test", "text/x-markdown; charset=iso-8859-2", "Accept-Encoding"),
+            ("plain.test", "text/markdown", None),
+        ]
+        for _ in range(3):
+            for host, want, vary in table:
+                with self.subTest(host=host):
+                    status, h, body = self.fetch("/shared.md", host=host)
+                    self.assertEqual((status, h["content-type"], h.get("vary"), body),
+                                     (200, want, vary, b"# shared\n"))
 
     # ---- trailing slashes ----
 

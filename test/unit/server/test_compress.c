@@ -72,6 +72,9 @@ static void test_negotiation(void)
         {"gzip;q=0.5, gzip;q=0", ""}, /* named twice: the last weight */
         {",,, ,br,,", "br"},
         {"zstd", "zstd"},
+        {"gz, b, zst, x-gz", ""},           /* a prefix of a coding's name is not the coding */
+        {"gzipx, brr, zstd1, x-gzipx", ""}, /* nor is a name that goes on */
+        {"BR, ZsTd, X-GZIP", "br,zstd,gzip"},
     };
 
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {

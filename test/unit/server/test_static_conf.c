@@ -90,6 +90,9 @@ static void test_checks(void)
         {"global:\n  defaultCharset: \"\"\n", NULL},
         {"global:\n  defaultCharset: \"utf 8\"\n", "property 'defaultCharset'"},
         {"global:\n  defaultCharset: \"utf-8; x=1\"\n", "property 'defaultCharset'"},
+        /* tchar is ASCII whatever the locale says of other bytes (RFC 9110 §5.6.2) */
+        {"global:\n  defaultCharset: \"utf\xc3\xa9\"\n", "property 'defaultCharset'"},
+        {"global:\n  extraMimeTypes:\n    md: \"t\xc3\xa9xt/plain\"\n", "is not a media type"},
         {"global:\n  extraMimeTypes:\n    md: \"text/markdown; charset=utf-8\"\n", NULL},
         {"global:\n  extraMimeTypes:\n    md: markdown\n", "is not a media type"},
         {"global:\n  extraMimeTypes:\n    md: \"text/\"\n", "is not a media type"},
