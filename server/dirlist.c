@@ -392,7 +392,7 @@ typedef struct stream {
     kz_dir_t *dir;
     listing_t list;
     int next;  /* the next entry to render */
-    int stage; /* 0: head, 1: rows, 2: tail, 3: done */
+    int stage; /* 0: the head next, 1: rows (then the tail), 2: done */
     const char *head, *tail;
     apr_pool_t *scratch; /* the piece handed out last; cleared at the next pull */
 } stream_t;
@@ -531,7 +531,7 @@ int kz_dirlist_serve(kz_request_t *r, kz_root_t *root, const char *rel)
         s->head = page_head(r, r->pool);
         s->tail = page_tail(&s->list, read_maindesc(r, root, rel), r->pool);
     } else {
-        s->stage = 3; /* a HEAD answer has no body to produce */
+        s->stage = 2; /* a HEAD answer has no body to produce */
     }
     r->status = 200;
     kz_response_header(r, "Content-Type", "text/html; charset=utf-8");

@@ -65,14 +65,18 @@ const char *kz_errors_check_pages(const kz_value_t *v, apr_pool_t *p)
     return NULL;
 }
 
-/* A path relative to the file the value was written in. */
+/*
+ * An absolute path, a relative one taken from the directory of the file the value was written
+ * in (its '/' kept, so a file in "/" gives "/", and "" means the working directory).
+ */
 static const char *resolve(const kz_value_t *v, apr_pool_t *p)
 {
     const char *slash = strrchr(v->file, '/');
-    const char *dir = slash ? apr_pstrmemdup(p, v->file, (apr_size_t)(slash - v->file)) : ".";
-    char *out = NULL;
+    const char *dir = slash ? apr_pstrmemdup(p, v->file, (apr_size_t)(slash - v->file) + 1) : "";
+    char *abs = NULL, *out = NULL;
 
-    if (apr_filepath_merge(&out, dir, v->text, 0, p) != APR_SUCCESS) {
+    if (apr_filepath_merge(&abs, NULL, dir, 0, p) != APR_SUCCESS ||
+        apr_filepath_merge(&out, abs, v->text, 0, p) != APR_SUCCESS) {
         return v->text;
     }
     return out;
@@ -129,7 +133,8 @@ static apr_status_t read_page(const char *path, const char **out, apr_size_t *le
     apr_status_t rv;
     char *buf;
 
-    if ((rv = apr_file_open(&f, path, APR_FOPEN_READ, 0, p)) != APR_SUCCESS) {
+    /* Non-blocking, so that a FIFO in the page's place cannot stall the loop in the open. */
+    if ((rv = apr_file_open(&f, path, APR_FOPEN_READ | APR_FOPEN_NONBLOCK, 0, p)) != APR_SUCCESS) {
         return rv;
     }
     rv = apr_file_info_get(&fi, APR_FINFO_SIZE | APR_FINFO_TYPE, f);
@@ -160,8 +165,8 @@ void kz_errors_respond(kz_request_t *r, int status)
         return;
     }
     if ((rv = read_page(path, &body, &len, r->pool)) != APR_SUCCESS) {
-        kz_request_log(r, KZ_LOG_ERR, 210, "cannot read the error page %s for status %d: %d", path,
-                       status, rv);
+        kz_request_log(r, KZ_LOG_ERR, 210, "cannot read the error page %s for status %d: %pm", path,
+                       status, &rv);
         return;
     }
     kz_response_body_mem(r, body, len);

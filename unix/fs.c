@@ -70,7 +70,8 @@ apr_uint32_t kz_root_id(const kz_root_t *root)
     return root->id;
 }
 
-static int open_beneath(kz_root_t *root, const char *rel, int allow_escape)
+/* flags must suit openat2 too: with O_PATH, nothing but O_PATH (O_CLOEXEC is added here). */
+static int open_beneath(kz_root_t *root, const char *rel, int allow_escape, int flags)
 {
     const char *name = *rel ? rel : ".";
 #ifdef __linux__
@@ -78,7 +79,7 @@ static int open_beneath(kz_root_t *root, const char *rel, int allow_escape)
         struct open_how how = {0};
         long fd;
 
-        how.flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK;
+        how.flags = (apr_uint64_t)(flags | O_CLOEXEC);
         how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
         fd = syscall(SYS_openat2, root->fd, name, &how, sizeof(how));
         if (fd >= 0 || (errno != ENOSYS && errno != EPERM)) {
@@ -90,7 +91,7 @@ static int open_beneath(kz_root_t *root, const char *rel, int allow_escape)
         have_openat2 = 0;
     }
 #endif
-    return openat(root->fd, name, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    return openat(root->fd, name, flags | O_CLOEXEC);
 }
 
 /* The fallback containment check: the opened file's real path must lie under the root. */
@@ -107,6 +108,21 @@ static int escapes(kz_root_t *root, const char *rel)
             !(root->real_len == 1 && root->real[0] == '/'));
 }
 
+/* open_beneath, then the fallback check where the kernel could not enforce the rule itself. */
+static apr_status_t open_contained(int *fd, kz_root_t *root, const char *rel, int allow_escape,
+                                   int flags)
+{
+    if ((*fd = open_beneath(root, rel, allow_escape, flags)) < 0) {
+        return errno == EXDEV ? KZ_STATUS_ESCAPE : errno;
+    }
+    if (!allow_escape && !have_openat2 && escapes(root, rel)) {
+        close(*fd);
+        *fd = -1;
+        return KZ_STATUS_ESCAPE;
+    }
+    return APR_SUCCESS;
+}
+
 static apr_status_t file_cleanup(void *data)
 {
     return apr_file_close(data);
@@ -115,16 +131,12 @@ static apr_status_t file_cleanup(void *data)
 apr_status_t kz_root_open_file(apr_file_t **out, apr_finfo_t *finfo, kz_root_t *root,
                                const char *rel, int allow_escape, apr_pool_t *p)
 {
-    apr_os_file_t fd = open_beneath(root, rel, allow_escape);
+    apr_os_file_t fd;
     apr_file_t *file = NULL;
-    apr_status_t rv;
+    apr_status_t rv = open_contained(&fd, root, rel, allow_escape, O_RDONLY | O_NONBLOCK);
 
-    if (fd < 0) {
-        return errno == EXDEV ? KZ_STATUS_ESCAPE : errno;
-    }
-    if (!allow_escape && !have_openat2 && escapes(root, rel)) {
-        close(fd);
-        return KZ_STATUS_ESCAPE;
+    if (rv != APR_SUCCESS) {
+        return rv;
     }
     /* O_NONBLOCK only keeps a FIFO from blocking the open; regular files ignore it. */
     rv = apr_os_file_put(&file, &fd, APR_FOPEN_READ, p);
@@ -171,14 +183,10 @@ apr_status_t kz_root_open_dir(kz_dir_t **out, kz_root_t *root, const char *rel, 
     kz_dir_t *dir = apr_pcalloc(p, sizeof(*dir));
     apr_size_t len = strlen(rel);
     struct stat st;
-    int err = 0, fd = open_beneath(root, rel, allow_escape);
+    int err, fd;
 
-    if (fd < 0) {
-        return errno == EXDEV ? KZ_STATUS_ESCAPE : errno;
-    }
-    if (!allow_escape && !have_openat2 && escapes(root, rel)) {
-        close(fd);
-        return KZ_STATUS_ESCAPE;
+    if ((err = open_contained(&fd, root, rel, allow_escape, O_RDONLY | O_NONBLOCK)) != 0) {
+        return err;
     }
     if (fstat(fd, &st) != 0) {
         err = errno;
@@ -270,7 +278,8 @@ apr_status_t kz_dir_read(const char **name, apr_filetype_e *type, kz_dir_t *dir)
 
 /*
  * Where a symbolic link leads, under the root's rule: resolved from the root itself (a link to
- * "../sibling" may well stay inside it), with openat2 when the kernel has it.
+ * "../sibling" may well stay inside it), as files are opened; O_PATH needs no permission to
+ * read the target, as a stat does not.
  */
 static apr_status_t stat_link_beneath(struct stat *st, kz_dir_t *dir, const char *name)
 {
@@ -280,30 +289,22 @@ static apr_status_t stat_link_beneath(struct stat *st, kz_dir_t *dir, const char
     if (n < 0 || (size_t)n >= sizeof(path)) {
         return ENAMETOOLONG;
     }
-#ifdef __linux__
-    if (have_openat2) {
-        struct open_how how = {0};
-        long fd;
-        int rc;
+#ifdef O_PATH
+    apr_status_t rv;
+    int fd;
 
-        how.flags = O_PATH | O_CLOEXEC;
-        how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
-        fd = syscall(SYS_openat2, dir->root->fd, path, &how, sizeof(how));
-        if (fd >= 0) {
-            rc = fstat((int)fd, st);
-            close((int)fd);
-            return rc == 0 ? APR_SUCCESS : errno;
-        }
-        if (errno != ENOSYS && errno != EPERM) {
-            return errno == EXDEV ? KZ_STATUS_ESCAPE : errno;
-        }
-        have_openat2 = 0;
+    if ((rv = open_contained(&fd, dir->root, path, 0, O_PATH)) != APR_SUCCESS) {
+        return rv;
     }
-#endif
+    rv = fstat(fd, st) == 0 ? APR_SUCCESS : errno;
+    close(fd);
+    return rv;
+#else
     if (fstatat(dirfd(dir->d), name, st, 0) != 0) {
         return errno;
     }
     return escapes(dir->root, path) ? KZ_STATUS_ESCAPE : APR_SUCCESS;
+#endif
 }
 
 apr_status_t kz_dir_stat(apr_finfo_t *finfo, kz_dir_t *dir, const char *name)

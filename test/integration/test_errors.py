@@ -144,6 +144,32 @@ class ErrorConfigForEveryStatusTest(KzTestCase):
         self.assert_serving()
 
 
+class ErrorPageFifoTest(KzTestCase):
+    """Regression (review): an errorPages path that is a FIFO once blocked the event loop in
+    open(2) until some writer came; it is now refused like any other unreadable page."""
+
+    @classmethod
+    def config(cls, root):
+        return {"global": base_global(root, errorPages=[{"scode": 404, "path": "fifo"}])}
+
+    @classmethod
+    def populate(cls, root):
+        write_file(os.path.join(root, "www", "index.html"), "<p>index</p>\n")
+        os.mkfifo(os.path.join(root, "fifo"))
+
+    def test_fifo_page_falls_back_to_the_built_in_page(self):
+        res = curl("-s", "-o", "-", "-w", "%{http_code}", "--max-time", "5",
+                   self.server.url("/missing.html"))
+        self.assertEqual(res.returncode, 0, res.stderr)
+        self.assertTrue(res.stdout.endswith(b"404"), res.stdout)
+        self.assertIn(b"404 Not Found", res.stdout)
+        log = os.path.join(self.root, "error.log")
+        self.assertTrue(wait_for(lambda: b"[KZ0210] cannot read the error page" in read(log),
+                                 timeout=5))
+        resp, body = self.get("/index.html")
+        self.assertEqual((resp.status, body), (200, b"<p>index</p>\n"))
+
+
 class ErrorPagesConfigTest(unittest.TestCase):
     def test_bad_entries_are_refused_with_their_line(self):
         import shutil
