@@ -63,7 +63,7 @@ static void report(loader_t *ld, int error, const char *file, int line, int col,
 
 /* ---- value helpers --------------------------------------------------------------------- */
 
-static kz_value_t *map_get(const kz_value_t *map, const char *key)
+kz_value_t *kz_value_map_get(const kz_value_t *map, const char *key)
 {
     if (!map || map->type != KZ_V_MAP) {
         return NULL;
@@ -102,7 +102,7 @@ static const char *dir_of(const char *file, apr_pool_t *p)
 }
 
 /* An absolute path without a trailing '/', relative paths taken from the value's file. */
-static const char *resolve_path(const kz_value_t *v, apr_pool_t *p)
+const char *kz_value_path(const kz_value_t *v, apr_pool_t *p)
 {
     char *dir = NULL;
     char *path;
@@ -203,7 +203,7 @@ static void validate_sublist(loader_t *ld, const kz_pair_t *pair, unsigned scope
         kz_value_t *item = APR_ARRAY_IDX(items, i, kz_value_t *);
 
         validate_map(ld, item, scope);
-        if (scope == KZ_SCOPE_LOCATION && !map_get(item, "path")) {
+        if (scope == KZ_SCOPE_LOCATION && !kz_value_map_get(item, "path")) {
             REPORT_AT(ld, 1, item, NULL, "a location needs 'path'");
         }
     }
@@ -328,7 +328,7 @@ static void validate_all(loader_t *ld)
         kz_value_t *host = APR_ARRAY_IDX(ld->hosts, i, kz_value_t *);
 
         validate_map(ld, host, KZ_SCOPE_HOST);
-        if (!map_get(host, "domain") && !map_get(host, "ip")) {
+        if (!kz_value_map_get(host, "domain") && !kz_value_map_get(host, "ip")) {
             REPORT_AT(ld, 1, host, NULL, "a host needs 'domain' or 'ip'");
         }
     }
@@ -363,13 +363,14 @@ static void load_modules(loader_t *ld)
 
     for (int i = 0; i < ld->globals->nelts; i++) {
         const kz_value_t *v =
-            map_get(APR_ARRAY_IDX(ld->globals, i, kz_value_t *), "moduleDirectory");
+            kz_value_map_get(APR_ARRAY_IDX(ld->globals, i, kz_value_t *), "moduleDirectory");
         if (v && v->type == KZ_V_STR && *v->text) {
-            dir = resolve_path(v, ld->pool);
+            dir = kz_value_path(v, ld->pool);
         }
     }
     for (int i = 0; i < ld->globals->nelts; i++) {
-        const kz_value_t *v = map_get(APR_ARRAY_IDX(ld->globals, i, kz_value_t *), "loadModules");
+        const kz_value_t *v =
+            kz_value_map_get(APR_ARRAY_IDX(ld->globals, i, kz_value_t *), "loadModules");
         int n = v && v->type == KZ_V_LIST ? v->items->nelts : 1;
 
         for (int k = 0; v && k < n; k++) {
@@ -621,7 +622,7 @@ static const char *path_value(apr_hash_t *props, const char *name, apr_pool_t *p
 {
     const kz_value_t *v = prop_value(props, name);
 
-    return v && v->type == KZ_V_STR ? resolve_path(v, p) : NULL;
+    return v && v->type == KZ_V_STR ? kz_value_path(v, p) : NULL;
 }
 
 static kz_conf_t *conf_compile(const kz_config_t *cfg, apr_pool_t *p, const kz_value_t *map);
@@ -649,7 +650,7 @@ static void error_confs_compile(const kz_config_t *cfg, kz_conf_t *c, const kz_v
     c->error_confs = apr_array_make(p, list->items->nelts, sizeof(kz_error_conf_t));
     for (int i = 0; i < list->items->nelts; i++) {
         const kz_value_t *entry = APR_ARRAY_IDX(list->items, i, kz_value_t *);
-        const kz_value_t *scode = map_get(entry, "scode");
+        const kz_value_t *scode = kz_value_map_get(entry, "scode");
         kz_error_conf_t *ec = apr_array_push(c->error_confs);
 
         ec->scode = scode && scode->type == KZ_V_INT ? (int)scode->i : 0;
@@ -800,7 +801,7 @@ static void location_compile(const kz_config_t *cfg, kz_vhost_t *vh, const kz_va
                              kz_value_t *loc, apr_pool_t *p)
 {
     kz_location_t *l = apr_array_push(vh->locations);
-    char *path = apr_pstrdup(p, map_get(loc, "path")->text);
+    char *path = apr_pstrdup(p, kz_value_map_get(loc, "path")->text);
     apr_size_t len = strlen(path);
 
     while (len > 1 && path[len - 1] == '/') {
@@ -816,21 +817,21 @@ static void vhost_compile(kz_config_t *cfg, const kz_value_t *global, kz_value_t
 {
     kz_vhost_t *vh = apr_array_push(cfg->vhosts);
     kz_value_t *merged = merge_maps(p, global, host, 0, "locations");
-    const kz_value_t *v = map_get(host, "locations");
+    const kz_value_t *v = kz_value_map_get(host, "locations");
     const char *close;
 
     memset(vh, 0, sizeof(*vh));
     vh->conf = conf_compile(cfg, p, merged);
     vh->locations = apr_array_make(p, 2, sizeof(kz_location_t));
-    if ((v = map_get(host, "domain")) != NULL) {
+    if ((v = kz_value_map_get(host, "domain")) != NULL) {
         vh->domain = lower(v->text, p);
         close = vh->domain[0] == '[' ? strchr(vh->domain, ']') : vh->domain;
         vh->domain_has_port = close && strchr(close, ':') != NULL;
     }
-    if ((v = map_get(host, "ip")) != NULL) {
+    if ((v = kz_value_map_get(host, "ip")) != NULL) {
         vh->ip = normalize_ip(v->text, p);
     }
-    v = map_get(host, "locations");
+    v = kz_value_map_get(host, "locations");
     for (int i = 0; v && v->type == KZ_V_LIST && i < v->items->nelts; i++) {
         location_compile(cfg, vh, merged, APR_ARRAY_IDX(v->items, i, kz_value_t *), p);
     }

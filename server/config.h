@@ -196,6 +196,15 @@ const kz_vhost_t *kz_config_vhost(const kz_config_t *config, const char *host, a
                                   const char *local_ip);
 const kz_conf_t *kz_vhost_location(const kz_vhost_t *vhost, const char *path);
 
+/** The value of key in a map value, or NULL (also when map is NULL or not a map). */
+kz_value_t *kz_value_map_get(const kz_value_t *map, const char *key);
+
+/**
+ * A path written in a configuration file, made absolute against that file's directory (no
+ * trailing '/'); the text itself if that fails.
+ */
+const char *kz_value_path(const kz_value_t *v, apr_pool_t *p);
+
 /**
  * The merged value of a property in conf, or NULL when unset. A KZ_PT_STRING_LIST property
  * written as one string reads as a list of one.

@@ -24,17 +24,6 @@ struct kz_errors {
     kz_error_page_t pages[];
 };
 
-static const kz_value_t *entry_get(const kz_value_t *map, const char *key)
-{
-    for (int i = 0; i < map->items->nelts; i++) {
-        const kz_pair_t *pair = &APR_ARRAY_IDX(map->items, i, kz_pair_t);
-        if (!strcmp(pair->key, key)) {
-            return pair->value;
-        }
-    }
-    return NULL;
-}
-
 const char *kz_errors_check_pages(const kz_value_t *v, apr_pool_t *p)
 {
     if (v->type != KZ_V_LIST) {
@@ -53,8 +42,8 @@ const char *kz_errors_check_pages(const kz_value_t *v, apr_pool_t *p)
                 return apr_psprintf(p, "unknown key '%s' (expected scode and path)", key);
             }
         }
-        scode = entry_get(e, "scode");
-        path = entry_get(e, "path");
+        scode = kz_value_map_get(e, "scode");
+        path = kz_value_map_get(e, "path");
         if (!scode || scode->type != KZ_V_INT || scode->i < 400 || scode->i > 599) {
             return "scode must be an error status from 400 to 599";
         }
@@ -69,19 +58,6 @@ const char *kz_errors_check_pages(const kz_value_t *v, apr_pool_t *p)
  * An absolute path, a relative one taken from the directory of the file the value was written
  * in (its '/' kept, so a file in "/" gives "/", and "" means the working directory).
  */
-static const char *resolve(const kz_value_t *v, apr_pool_t *p)
-{
-    const char *slash = strrchr(v->file, '/');
-    const char *dir = slash ? apr_pstrmemdup(p, v->file, (apr_size_t)(slash - v->file) + 1) : "";
-    char *abs = NULL, *out = NULL;
-
-    if (apr_filepath_merge(&abs, NULL, dir, 0, p) != APR_SUCCESS ||
-        apr_filepath_merge(&out, abs, v->text, 0, p) != APR_SUCCESS) {
-        return v->text;
-    }
-    return out;
-}
-
 const struct kz_errors *kz_errors_compile(const kz_conf_t *c, apr_pool_t *p)
 {
     const kz_value_t *v = kz_conf_get(c, "errorPages");
@@ -93,8 +69,8 @@ const struct kz_errors *kz_errors_compile(const kz_conf_t *c, apr_pool_t *p)
     e = apr_pcalloc(p, sizeof(*e) + (apr_size_t)v->items->nelts * sizeof(kz_error_page_t));
     for (int i = 0; i < v->items->nelts; i++) {
         const kz_value_t *entry = APR_ARRAY_IDX(v->items, i, kz_value_t *);
-        e->pages[e->n].scode = (int)entry_get(entry, "scode")->i;
-        e->pages[e->n++].path = resolve(entry_get(entry, "path"), p);
+        e->pages[e->n].scode = (int)kz_value_map_get(entry, "scode")->i;
+        e->pages[e->n++].path = kz_value_path(kz_value_map_get(entry, "path"), p);
     }
     return e;
 }

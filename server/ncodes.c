@@ -87,17 +87,6 @@ struct kz_ncodes {
 
 /* ---- helpers --------------------------------------------------------------------------- */
 
-static const kz_value_t *map_get(const kz_value_t *map, const char *key)
-{
-    for (int i = 0; i < map->items->nelts; i++) {
-        const kz_pair_t *pair = &APR_ARRAY_IDX(map->items, i, kz_pair_t);
-        if (!strcmp(pair->key, key)) {
-            return pair->value;
-        }
-    }
-    return NULL;
-}
-
 static int is_scalar(const kz_value_t *v)
 {
     return v->type == KZ_V_STR || v->type == KZ_V_INT || v->type == KZ_V_BOOL;
@@ -206,7 +195,7 @@ static const char *check_keys(const kz_value_t *map, const char *const *keys, in
 /* A scalar without control characters. */
 static const char *check_text(const kz_value_t *map, const char *key, apr_pool_t *p)
 {
-    const kz_value_t *v = map_get(map, key);
+    const kz_value_t *v = kz_value_map_get(map, key);
 
     if (v && (!is_scalar(v) || has_ctl(v->text))) {
         return key_error(map, key, "expected a string without control characters", p);
@@ -218,7 +207,7 @@ static const char *check_text(const kz_value_t *map, const char *key, apr_pool_t
 static const char *check_strings(const kz_value_t *map, const char *key,
                                  const char *(*fn)(const char *text, apr_pool_t *p), apr_pool_t *p)
 {
-    const kz_value_t *v = map_get(map, key);
+    const kz_value_t *v = kz_value_map_get(map, key);
     apr_array_header_t *list;
 
     if (!v) {
@@ -244,7 +233,7 @@ static const char *check_strings(const kz_value_t *map, const char *key,
 
 static const char *check_url_and_regex(const kz_value_t *map, apr_pool_t *p)
 {
-    const kz_value_t *url = map_get(map, "url"), *regex = map_get(map, "regex");
+    const kz_value_t *url = kz_value_map_get(map, "url"), *regex = kz_value_map_get(map, "regex");
     const char *err = NULL, *clean;
 
     if (!url && !regex) {
@@ -276,7 +265,7 @@ static const char *check_entry(const kz_value_t *map, apr_pool_t *p)
     if ((err = check_keys(map, entry_keys, sizeof(entry_keys) / sizeof(*entry_keys), p))) {
         return err;
     }
-    scode = map_get(map, "scode");
+    scode = kz_value_map_get(map, "scode");
     if (!scode) {
         return "an entry needs 'scode'";
     }
@@ -288,10 +277,10 @@ static const char *check_entry(const kz_value_t *map, apr_pool_t *p)
         (err = check_strings(map, "users", kz_ipset_check, p))) {
         return err;
     }
-    if (is_redirect((int)scode->i) && !map_get(map, "location")) {
+    if (is_redirect((int)scode->i) && !kz_value_map_get(map, "location")) {
         return key_error(map, "scode", "a redirect needs 'location'", p);
     }
-    flag = map_get(map, "disableBruteProtection");
+    flag = kz_value_map_get(map, "disableBruteProtection");
     if (flag && flag->type != KZ_V_BOOL) {
         return key_error(map, "disableBruteProtection", "expected true or false", p);
     }
@@ -321,14 +310,14 @@ static const char *check_user(const kz_value_t *map, apr_pool_t *p)
     if (map->type != KZ_V_MAP) {
         return "expected a list of maps {name, pass}";
     }
-    if (map_get(map, "user") && !map_get(map, "name")) {
+    if (kz_value_map_get(map, "user") && !kz_value_map_get(map, "name")) {
         return key_error(map, "user", "the key of the user name is 'name'", p);
     }
     if ((err = check_keys(map, keys, 2, p)) != NULL) {
         return err;
     }
-    name = map_get(map, "name");
-    pass = map_get(map, "pass");
+    name = kz_value_map_get(map, "name");
+    pass = kz_value_map_get(map, "pass");
     if (!name || !pass) {
         return "a user needs 'name' and 'pass'";
     }
@@ -382,12 +371,12 @@ static void compile_entry(kz_ncodes_t *nc, ncode_entry_t *e, const kz_value_t *m
     const kz_value_t *v;
     const char *err;
 
-    e->scode = (int)map_get(map, "scode")->i;
-    if ((v = map_get(map, "url")) != NULL &&
+    e->scode = (int)kz_value_map_get(map, "scode")->i;
+    if ((v = kz_value_map_get(map, "url")) != NULL &&
         kz_url_sanitize(&e->url, v->text, strlen(v->text), c->allow_double_slashes, p) != 0) {
         e->url = NULL;
     }
-    if ((v = map_get(map, "regex")) != NULL && (e->re = regex_compile(v->text, &err, p))) {
+    if ((v = kz_value_map_get(map, "regex")) != NULL && (e->re = regex_compile(v->text, &err, p))) {
         apr_uint32_t pairs = 0;
 
         apr_pool_cleanup_register(p, e->re, code_cleanup, apr_pool_cleanup_null);
@@ -397,10 +386,11 @@ static void compile_entry(kz_ncodes_t *nc, ncode_entry_t *e, const kz_value_t *m
             nc->max_pairs = pairs + 1;
         }
     }
-    e->location = (v = map_get(map, "location")) ? v->text : NULL;
-    e->challenge = make_challenge((v = map_get(map, "realm")) ? v->text : KZ_NCODES_REALM, p);
-    e->brute_protection = !((v = map_get(map, "disableBruteProtection")) && v->b);
-    if ((v = map_get(map, "userList")) != NULL) {
+    e->location = (v = kz_value_map_get(map, "location")) ? v->text : NULL;
+    e->challenge =
+        make_challenge((v = kz_value_map_get(map, "realm")) ? v->text : KZ_NCODES_REALM, p);
+    e->brute_protection = !((v = kz_value_map_get(map, "disableBruteProtection")) && v->b);
+    if ((v = kz_value_map_get(map, "userList")) != NULL) {
         apr_array_header_t *list = as_list(v, p);
 
         e->user_list = apr_array_make(p, list->nelts, sizeof(const char *));
@@ -409,7 +399,7 @@ static void compile_entry(kz_ncodes_t *nc, ncode_entry_t *e, const kz_value_t *m
                 APR_ARRAY_IDX(list, i, const kz_value_t *)->text;
         }
     }
-    if ((v = map_get(map, "users")) != NULL) {
+    if ((v = kz_value_map_get(map, "users")) != NULL) {
         apr_array_header_t *list = as_list(v, p);
 
         e->clients = kz_ipset_make(p);
@@ -428,8 +418,8 @@ static void compile_users(kz_ncodes_t *nc, const kz_value_t *users, apr_pool_t *
     for (int i = 0; i < users->items->nelts; i++) {
         const kz_value_t *map = APR_ARRAY_IDX(users->items, i, kz_value_t *);
 
-        nc->users[nc->nusers].name = map_get(map, "name")->text;
-        nc->users[nc->nusers].pass = map_get(map, "pass")->text;
+        nc->users[nc->nusers].name = kz_value_map_get(map, "name")->text;
+        nc->users[nc->nusers].pass = kz_value_map_get(map, "pass")->text;
         nc->nusers++;
     }
 }
