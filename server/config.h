@@ -90,9 +90,10 @@ typedef struct kz_header_pair {
  * the core's properties compiled into fields, so the request path reads fields, not maps.
  */
 typedef struct kz_conf {
-    apr_hash_t *props;                  /**< name → kz_value_t *, merged */
-    const char *wwwroot;                /**< absolute, no trailing '/'; NULL when unset */
-    const char *admin_email;            /**< serverAdministratorEmail or NULL */
+    apr_hash_t *props;       /**< name → kz_value_t *, merged */
+    const char *wwwroot;     /**< absolute, no trailing '/'; NULL when unset */
+    struct kz_root *root;    /**< wwwroot opened (server.c, when the configuration goes live) */
+    const char *admin_email; /**< serverAdministratorEmail or NULL */
     apr_array_header_t *custom_headers; /**< kz_header_pair_t */
     int custom_headers_path;            /**< some value has the `{path}` placeholder */
     int allow_symlinks_outside;         /**< allowSymlinksOutsideWwwroot */

@@ -503,8 +503,7 @@ static kz_rewrite_kind_e probe_path(void *baton, const char *path)
     kz_request_t *r = baton;
     kz_loop_t *loop = r->conn->loop;
     const kz_conf_t *c = r->vhost ? kz_vhost_location(r->vhost, path) : r->rc->config->global_conf;
-    kz_root_t *root =
-        c->wwwroot ? apr_hash_get(r->rc->roots, c->wwwroot, APR_HASH_KEY_STRING) : NULL;
+    kz_root_t *root = c->root;
     kz_fcentry_t *e;
 
     while (*path == '/') {

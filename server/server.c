@@ -17,18 +17,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static void open_root(kz_runconf_t *rc, const char *wwwroot, apr_pool_t *p)
+/* Opens conf's wwwroot once per configuration (scopes sharing one share the root) and gives
+ * the scope its root, so a request finds it without a lookup. */
+static void open_root(kz_runconf_t *rc, kz_conf_t *conf, apr_pool_t *p)
 {
+    const char *wwwroot = conf->wwwroot;
     kz_root_t *root;
-
-    if (!wwwroot || apr_hash_get(rc->roots, wwwroot, APR_HASH_KEY_STRING)) {
-        return;
-    }
-    apr_status_t rv = kz_root_open(&root, wwwroot, p);
+    apr_status_t rv;
     char msg[128];
 
-    if (rv == APR_SUCCESS) {
+    if (!wwwroot) {
+        return;
+    }
+    if ((conf->root = apr_hash_get(rc->roots, wwwroot, APR_HASH_KEY_STRING)) != NULL) {
+        return;
+    }
+    if ((rv = kz_root_open(&root, wwwroot, p)) == APR_SUCCESS) {
         apr_hash_set(rc->roots, wwwroot, APR_HASH_KEY_STRING, root);
+        conf->root = root;
     } else {
         APR_ARRAY_PUSH(rc->warnings, const char *) =
             apr_psprintf(p, "wwwroot %s cannot be opened (%s); its requests get 404", wwwroot,
@@ -37,11 +43,11 @@ static void open_root(kz_runconf_t *rc, const char *wwwroot, apr_pool_t *p)
 }
 
 /* The web roots of a scope and of its errorConfig entries. */
-static void open_roots(kz_runconf_t *rc, const kz_conf_t *conf, apr_pool_t *p)
+static void open_roots(kz_runconf_t *rc, kz_conf_t *conf, apr_pool_t *p)
 {
-    open_root(rc, conf->wwwroot, p);
+    open_root(rc, conf, p);
     for (int i = 0; conf->error_confs && i < conf->error_confs->nelts; i++) {
-        open_root(rc, APR_ARRAY_IDX(conf->error_confs, i, kz_error_conf_t).conf->wwwroot, p);
+        open_root(rc, APR_ARRAY_IDX(conf->error_confs, i, kz_error_conf_t).conf, p);
     }
 }
 
@@ -82,7 +88,7 @@ apr_status_t kz_runconf_create(kz_runconf_t **out, kz_config_t *config, kz_mime_
     rc->warnings = apr_array_make(p, 1, sizeof(const char *));
     open_roots(rc, config->global_conf, p);
     for (int i = 0; i < config->vhosts->nelts; i++) {
-        const kz_vhost_t *vh = &APR_ARRAY_IDX(config->vhosts, i, kz_vhost_t);
+        kz_vhost_t *vh = &APR_ARRAY_IDX(config->vhosts, i, kz_vhost_t);
         open_roots(rc, vh->conf, p);
         rc->has_ip_hosts |= vh->ip != NULL;
         for (int j = 0; vh->locations && j < vh->locations->nelts; j++) {

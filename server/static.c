@@ -112,8 +112,7 @@ static const struct kz_static_conf *settings(const kz_request_t *r)
 
 static kz_root_t *request_root(const kz_request_t *r)
 {
-    return r->conf->wwwroot ? apr_hash_get(r->rc->roots, r->conf->wwwroot, APR_HASH_KEY_STRING)
-                            : NULL;
+    return r->conf->root;
 }
 
 /*
