@@ -9,12 +9,14 @@ set -euo pipefail
 BUILD_PACKAGES=(build-essential cmake pkg-config libapr1-dev libaprutil1-dev libssl-dev
     libyaml-dev zlib1g-dev libbrotli-dev libzstd-dev libpcre2-dev libargon2-dev libcunit1-dev
     curl python3)
-TEST_PACKAGES=(nginx-light h2o wrk clang-format brotli zstd chromium python3-websockets)
+TEST_PACKAGES=(nginx-light h2o wrk clang-format brotli zstd chromium python3-websockets systemd dpkg-dev
+    openssl)
 
 usage() {
     echo "usage: $0 [--test]" >&2
     echo "  --test  also install the peers, clients and tools the tests use (nginx-light, h2o, wrk," >&2
-    echo "          clang-format, brotli, zstd, chromium, python3-websockets)" >&2
+    echo "          clang-format, brotli, zstd, chromium, python3-websockets, systemd (for" >&2
+    echo "          systemd-analyze), dpkg-dev, openssl)" >&2
 }
 
 with_test=0

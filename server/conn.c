@@ -1,8 +1,10 @@
 /*
- * A connection's state machine (RFC 9112 §9): read a head, read (and for now discard) a body,
- * hand the request to the pipeline, write the response, then keep the connection alive for the
- * next request (pipelined bytes are served straight from the buffer) or close it. An idle
- * connection holds no buffer and no pool, so it costs its slot and nothing more.
+ * A connection's state machine (RFC 9112 §9): read a head, hand the request to the pipeline
+ * (a handler may read the body meanwhile: kz_request_body_read), discard a body nobody read,
+ * write the response, then keep the connection alive for the next request (pipelined bytes are
+ * served straight from the buffer) or close it; after a 101 the connection becomes a tunnel
+ * owned by the handler. An idle connection holds no buffer and no pool, so it costs its slot
+ * and nothing more.
  */
 #include "core.h"
 
@@ -158,6 +160,13 @@ static void conn_write(kz_conn_t *c)
     if (rv == APR_SUCCESS && c->req->linger) {
         log_access(c->req);
         conn_linger(c);
+    } else if (rv == APR_SUCCESS && c->req->takeover) {
+        log_access(c->req);
+        c->state = KZ_CONN_TUNNEL;
+        c->deadline = 0;
+        c->request_deadline = 0;
+        kz_conn_set_events(c, 0);
+        c->req->takeover(c->req, c->req->takeover_baton);
     } else if (rv == APR_SUCCESS) {
         request_finish(c);
     } else if (APR_STATUS_IS_EAGAIN(rv)) {
@@ -173,12 +182,30 @@ static void conn_write(kz_conn_t *c)
     }
 }
 
+static void conn_read_body(kz_conn_t *c);
+static void send_continue(kz_conn_t *c);
+
 /* Starts writing the response the pipeline (or an error) produced. */
 static void conn_respond(kz_conn_t *c)
 {
     kz_request_t *r = c->req;
     const kz_global_t *g = conn_global(c);
 
+    if (!r->body_done && !r->takeover) {
+        if (!r->sent_continue && r->status >= 400) {
+            /* The client waits for 100 Continue before sending: an error is answered with a
+             * close instead of asking for a body nobody wants (RFC 9110 §10.1.1). */
+            r->close = 1;
+        } else {
+            if (!r->sent_continue) {
+                send_continue(c);
+            }
+            /* A body nobody read is read and dropped first, so the connection stays usable. */
+            c->state = KZ_CONN_READ_BODY;
+            conn_read_body(c);
+            return;
+        }
+    }
     if (!r->info.keep_alive || c->loop->draining ||
         (g->max_keepalive_requests && c->requests + 1 >= g->max_keepalive_requests) ||
         g->keepalive_timeout == 0) {
@@ -210,11 +237,15 @@ static void conn_fail(kz_conn_t *c, int status)
 
 static void conn_dispatch(kz_conn_t *c)
 {
+    c->state = KZ_CONN_HANDLE;
     if (kz_request_handle(c->req) == KZ_SUSPENDED) {
-        /* Reading stops (pipelined requests wait in the buffer); `timeout` still applies. */
+        /* Reading stops (pipelined requests wait in the buffer) unless the handler waits for
+         * the body; `timeout` still applies. */
         c->state = KZ_CONN_HANDLE;
-        c->deadline = 0;
-        kz_conn_set_events(c, 0);
+        if (!c->req->body_waiter) {
+            c->deadline = 0;
+            kz_conn_set_events(c, 0);
+        }
         return;
     }
     conn_respond(c);
@@ -237,29 +268,32 @@ static int body_consume(kz_conn_t *c)
         rc = kz_chunked_decode(&r->chunked, data, avail, &take, &out);
         r->body_read += (apr_off_t)out;
         if (rc > 0) {
-            return rc;
+            return r->body_status = rc;
         }
         if (r->body_read > conn_global(c)->max_body) {
-            return 413;
+            return r->body_status = 413;
         }
     }
     memmove(data, data + take, avail - take);
     c->len -= take;
+    r->body_done = rc == KZ_PARSE_OK;
     return rc;
 }
 
+/* Reads and drops the rest of a body nobody read, then writes the response. */
 static void conn_read_body(kz_conn_t *c)
 {
     for (;;) {
-        int rc = body_consume(c);
+        int rc = c->req->body_status ? c->req->body_status : body_consume(c);
         apr_size_t n;
         apr_status_t rv;
 
         if (rc == KZ_PARSE_OK) {
-            conn_dispatch(c);
+            conn_respond(c);
             return;
         }
         if (rc > 0) {
+            kz_response_reset(c->req);
             conn_fail(c, rc);
             return;
         }
@@ -318,16 +352,12 @@ static void conn_start_request(kz_conn_t *c, apr_size_t head_len)
         conn_fail(c, 413);
         return;
     }
-    if (!r->info.chunked && r->info.content_length <= 0) {
-        conn_dispatch(c);
-        return;
-    }
     r->body_left = r->info.chunked ? 0 : r->info.content_length;
-    c->state = KZ_CONN_READ_BODY;
-    if (r->info.expect_continue && r->head.version == 11 && c->len == head_len) {
-        send_continue(c);
+    r->body_done = !r->info.chunked && r->info.content_length <= 0;
+    if (!r->body_done && (!r->info.expect_continue || r->head.version < 11)) {
+        r->sent_continue = 1; /* nothing to wait for: the body comes anyway */
     }
-    conn_read_body(c);
+    conn_dispatch(c);
 }
 
 /*
@@ -428,9 +458,20 @@ void kz_conn_on_event(kz_conn_t *c, apr_int16_t events)
         conn_process(c); /* requests pipelined behind the one just written */
         break;
     case KZ_CONN_HANDLE:
-        break; /* not polled while a module holds the request */
+        /* polled only while a handler waits for the body */
+        if (c->req && c->req->body_waiter) {
+            kz_request_fn fn = c->req->body_waiter;
+            c->req->body_waiter = NULL;
+            c->deadline = 0;
+            kz_conn_set_events(c, 0);
+            fn(c->req, c->req->body_waiter_baton);
+        }
+        break;
     case KZ_CONN_LINGER:
         conn_linger_read(c);
+        break;
+    case KZ_CONN_TUNNEL:
+        c->req->takeover(c->req, c->req->takeover_baton);
         break;
     }
 }
@@ -438,7 +479,8 @@ void kz_conn_on_event(kz_conn_t *c, apr_int16_t events)
 void kz_conn_on_timeout(kz_conn_t *c)
 {
     if (c->state == KZ_CONN_HANDLE) {
-        kz_request_timeout(c->req);
+        kz_request_timeout(c->req, c->req->body_waiter ? 408 : 504);
+        c->req->body_waiter = NULL;
         kz_conn_respond(c);
     } else if (c->state == KZ_CONN_READ_HEAD && c->len == 0) {
         kz_conn_close(c);
@@ -465,4 +507,91 @@ void kz_conn_respond(kz_conn_t *c)
 {
     conn_respond(c);
     conn_process(c); /* requests pipelined behind this one */
+}
+
+/* ---- the request body, for handlers ---- */
+
+apr_status_t kz_request_body_read(kz_request_t *r, char *buf, apr_size_t *len)
+{
+    kz_conn_t *c = r->conn;
+    apr_size_t want = *len;
+
+    *len = 0;
+    if (r->body_status) {
+        return APR_EGENERAL;
+    }
+    if (r->body_done) {
+        return APR_EOF;
+    }
+    if (!r->sent_continue) {
+        send_continue(c);
+    }
+    for (;;) {
+        char *data = c->buf->data + c->head_len;
+        apr_size_t avail = c->len - c->head_len, n;
+        apr_status_t rv;
+
+        if (avail > 0) {
+            /* At most want bytes of input: de-chunking never makes more than it takes. */
+            apr_size_t give = avail < want ? avail : want, out = give, take = give;
+            int rc = KZ_PARSE_AGAIN;
+            if (!r->info.chunked) {
+                take = out = (apr_off_t)give < r->body_left ? give : (apr_size_t)r->body_left;
+                r->body_left -= (apr_off_t)take;
+                r->body_read += (apr_off_t)take;
+                rc = r->body_left ? KZ_PARSE_AGAIN : KZ_PARSE_OK;
+            } else if ((rc = kz_chunked_decode(&r->chunked, data, give, &take, &out)) > 0) {
+                r->body_status = rc;
+                return APR_EGENERAL;
+            } else if ((r->body_read += (apr_off_t)out) > conn_global(c)->max_body) {
+                r->body_status = 413;
+                return APR_EGENERAL;
+            }
+            memcpy(buf, data, out);
+            memmove(data, data + take, avail - take);
+            c->len -= take;
+            r->body_done = rc == KZ_PARSE_OK;
+            if (out > 0 || r->body_done) {
+                *len = out;
+                return out > 0 ? APR_SUCCESS : APR_EOF;
+            }
+            continue;
+        }
+        n = c->buf->size - c->len;
+        rv = apr_socket_recv(c->sock, c->buf->data + c->len, &n);
+        if (APR_STATUS_IS_EAGAIN(rv)) {
+            return APR_EAGAIN;
+        }
+        if (rv != APR_SUCCESS || n == 0) {
+            return APR_ECONNABORTED;
+        }
+        c->len += n;
+    }
+}
+
+void kz_request_body_wait(kz_request_t *r, kz_request_fn fn, void *baton)
+{
+    kz_conn_t *c = r->conn;
+
+    r->body_waiter = fn;
+    r->body_waiter_baton = baton;
+    c->deadline = c->loop->now + conn_global(c)->body_timeout;
+    kz_conn_set_events(c, APR_POLLIN);
+}
+
+apr_size_t kz_request_take_early(kz_request_t *r, char *buf, apr_size_t len)
+{
+    kz_conn_t *c = r->conn;
+    apr_size_t avail = c->len - c->head_len, n = avail < len ? avail : len;
+
+    memcpy(buf, c->buf->data + c->head_len, n);
+    memmove(c->buf->data + c->head_len, c->buf->data + c->head_len + n, avail - n);
+    c->len -= n;
+    return n;
+}
+
+void kz_request_takeover(kz_request_t *r, kz_request_fn fn, void *baton)
+{
+    r->takeover = fn;
+    r->takeover_baton = baton;
 }

@@ -106,21 +106,32 @@ struct kz_loop {
     kz_cfgslot_t *retired;    /**< older ones still used by requests */
     apr_uint32_t generation;
     apr_thread_t *thread;
-    int draining; /**< stopping: no accept, close idle connections */
+    int draining;             /**< stopping: no accept, close idle connections */
+    apr_time_t drain_idle_at; /**< draining: idle connections close from then on */
     kz_timers_t timers;
     apr_thread_mutex_t *post_mutex; /**< guards the post queue, filled by any thread */
     struct kz_post *post_head, *post_tail;
+    /* upstream.c */
+    struct kz_uconn *ubusy;   /**< backend connections owned by a request */
+    struct kz_uconn *uclosed; /**< closed in this poll round, freed after it */
+    apr_hash_t *upools;       /**< pool key → idle backend connections */
+    apr_uint64_t rng;         /**< xorshift state for load balancing */
 };
 
 typedef enum kz_conn_state {
     KZ_CONN_READ_HEAD,
-    KZ_CONN_READ_BODY,
-    KZ_CONN_HANDLE, /**< a module suspended the request; it resumes it */
+    KZ_CONN_READ_BODY, /**< discarding a body nobody read, before the response goes out */
+    KZ_CONN_HANDLE,    /**< a module suspended the request; it resumes it */
     KZ_CONN_WRITE,
-    KZ_CONN_LINGER
+    KZ_CONN_LINGER,
+    KZ_CONN_TUNNEL /**< after a 101: the request's tunnel handler owns the socket */
 } kz_conn_state_e;
 
+/** What a poll descriptor's client_data points to (the first field of each): see loop.c. */
+enum kz_evkind { KZ_EV_CONN = 0, KZ_EV_UPSTREAM = 1 };
+
 struct kz_conn {
+    int kind; /**< KZ_EV_CONN */
     kz_loop_t *loop;
     kz_conn_t *prev, *next; /**< loop->conns list, or the free list (next only) */
     apr_socket_t *sock;
@@ -177,6 +188,9 @@ typedef struct kz_body_seg {
 typedef apr_status_t (*kz_body_pull_fn)(kz_request_t *r, void *baton, const char **data,
                                         apr_size_t *len);
 
+/** A callback about a request, run on its loop. */
+typedef void (*kz_request_fn)(kz_request_t *r, void *baton);
+
 /** A streamed body is waiting for its producer (see kz_body_pull_fn). */
 #define KZ_EWAIT (APR_OS_START_USERERR + 101)
 
@@ -214,6 +228,13 @@ struct kz_request {
     kz_chunked_t chunked;
     apr_off_t body_read;
     int sent_continue;
+    int body_done;             /**< the whole body was read (or there is none) */
+    int body_status;           /**< 400 or 413 when the body's framing or size failed, else 0 */
+    kz_request_fn body_waiter; /**< called when body bytes can be read (kz_request_body_wait) */
+    void *body_waiter_baton;
+    /* after the response head is written (a 101): the connection becomes a tunnel */
+    kz_request_fn takeover;
+    void *takeover_baton;
     /* response */
     int status;
     int close;                   /**< close the connection after the response */
@@ -231,7 +252,8 @@ struct kz_request {
     int nout, out_at;
     apr_off_t out_off; /**< bytes of out[out_at] already written */
     int pull_done;
-    int waiting; /**< KZ_EWAIT: the producer will call kz_response_wake() */
+    int pull_started; /**< the producer was asked once (the first piece may join the head) */
+    int waiting;      /**< KZ_EWAIT: the producer will call kz_response_wake() */
     char chunk_line[24];
     apr_off_t body_sent; /**< body bytes written (for the log) */
     apr_off_t bytes_sent;
@@ -284,13 +306,40 @@ void kz_conn_on_timeout(kz_conn_t *c);
  * kz_conn_respond().
  */
 int kz_request_handle(kz_request_t *r);
-/** A suspended request ran out of time: answers 504 (the module's cleanup runs with the pool). */
-void kz_request_timeout(kz_request_t *r);
+/**
+ * A suspended request ran out of time: answers status (504, or 408 while it waited for the
+ * client's body); the module's cleanup runs with the pool.
+ */
+void kz_request_timeout(kz_request_t *r, int status);
 /**
  * Continues a suspended request (r->suspended set) with rc as kz_request_resume() does, without
  * writing the response: returns KZ_DONE (the response is set) or KZ_SUSPENDED again.
  */
 int kz_request_continue(kz_request_t *r, int rc);
+
+/*
+ * ---- the request body, read by a handler while the request is suspended (conn.c) ----
+ * The pipeline runs as soon as the head is complete; a handler that wants the body (a proxy,
+ * FastCGI) reads it with kz_request_body_read() and waits with kz_request_body_wait(). A body
+ * nobody read is discarded before the response goes out (or the connection closes, for a
+ * client still waiting for 100 Continue).
+ */
+/**
+ * Reads up to *len body bytes (de-chunked) into buf. APR_SUCCESS with *len > 0; APR_EOF at the
+ * end of the body; APR_EAGAIN when nothing is available yet; APR_EGENERAL with r->body_status
+ * set (400 bad chunked framing, 413 too large); APR_ECONNABORTED when the client went away.
+ */
+apr_status_t kz_request_body_read(kz_request_t *r, char *buf, apr_size_t *len);
+/** Calls fn once when the client's socket has bytes (or closed); only while suspended. */
+void kz_request_body_wait(kz_request_t *r, kz_request_fn fn, void *baton);
+/** Bytes the client sent after the head (a tunnel's first bytes), at most *len; consumed. */
+apr_size_t kz_request_take_early(kz_request_t *r, char *buf, apr_size_t len);
+/**
+ * Makes the connection a tunnel once the response head (a 101) is written: fn then runs with
+ * the connection in KZ_CONN_TUNNEL; the owner relays with kz_conn_tunnel_* and ends it with
+ * kz_conn_close().
+ */
+void kz_request_takeover(kz_request_t *r, kz_request_fn fn, void *baton);
 
 /* ---- response.c ---- */
 /** Sets an error response: status, the built-in page, Content-Type. */

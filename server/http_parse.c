@@ -2,8 +2,10 @@
  * The strict HTTP/1.1 request parser: the incremental head scanner and its limits, the in-place
  * head parser (RFC 9112 §2–§5, RFC 9110 §5), the checks of the framing and routing fields
  * (RFC 9112 §6 and §9.3, RFC 9110 §7.2 and §10.1.1, RFC 3986 §3.2.2 for Host) and the chunked
- * body decoder (RFC 9112 §7.1). No I/O, no allocation; every loop is bounded by an explicit
- * length, never by a NUL, so a NUL in the input is just another invalid byte.
+ * body decoder (RFC 9112 §7.1); the line scanner, field-line parser, list and Content-Length
+ * readers are shared with the backend response parser (upstream_http.c). No I/O, no allocation;
+ * every loop is bounded by an explicit length, never by a NUL, so a NUL in the input is just
+ * another invalid byte.
  */
 #include "http_parse.h"
 
@@ -52,6 +54,11 @@ static const unsigned char regname_class[256] = {
 int kz_http_is_tchar(unsigned char c)
 {
     return tchar_class[c];
+}
+
+int kz_http_is_text(unsigned char c)
+{
+    return value_class[c];
 }
 
 static int hex_value(unsigned char c)
@@ -138,6 +145,33 @@ static int scan_partial(const kz_http_scan_t *scan, const char *buf, apr_size_t 
     return len > limits->max_head ? 431 : KZ_PARSE_AGAIN;
 }
 
+int kz_http_scan_line(kz_http_scan_t *scan, const char *buf, apr_size_t len, apr_size_t *cr_at)
+{
+    const char *p = buf + scan->pos;
+    apr_size_t avail = len - scan->pos;
+    const char *cr = memchr(p, '\r', avail);
+    apr_size_t upto = cr ? (apr_size_t)(cr - p) : avail;
+
+    /* Every line ends in CRLF, so any LF before the next CR is a bare LF. */
+    if (memchr(p, '\n', upto)) {
+        return 400;
+    }
+    if (!cr) {
+        scan->pos = len;
+        return KZ_PARSE_AGAIN;
+    }
+    apr_size_t at = (apr_size_t)(cr - buf);
+    if (at + 1 == len) {
+        scan->pos = at; /* look at this CR again when its LF may have arrived */
+        return KZ_PARSE_AGAIN;
+    }
+    if (buf[at + 1] != '\n') {
+        return 400;
+    }
+    *cr_at = at;
+    return KZ_PARSE_OK;
+}
+
 int kz_http_scan_head(kz_http_scan_t *scan, const char *buf, apr_size_t len,
                       const kz_http_limits_t *limits, apr_size_t *head_len)
 {
@@ -145,28 +179,15 @@ int kz_http_scan_head(kz_http_scan_t *scan, const char *buf, apr_size_t len,
         return 400; /* the caller lost bytes it had shown us */
     }
     while (scan->pos < len) {
-        const char *p = buf + scan->pos;
-        apr_size_t avail = len - scan->pos;
-        const char *cr = memchr(p, '\r', avail);
-        apr_size_t upto = cr ? (apr_size_t)(cr - p) : avail;
-
-        /* Every line ends in CRLF, so any LF before the next CR is a bare LF. */
-        if (memchr(p, '\n', upto)) {
-            return 400;
-        }
-        if (!cr) {
-            scan->pos = len;
+        apr_size_t at;
+        int rc = kz_http_scan_line(scan, buf, len, &at);
+        if (rc == KZ_PARSE_AGAIN) {
             break;
         }
-        apr_size_t at = (apr_size_t)(cr - buf);
-        if (at + 1 == len) {
-            scan->pos = at; /* look at this CR again when its LF may have arrived */
-            break;
+        if (rc != KZ_PARSE_OK) {
+            return rc;
         }
-        if (buf[at + 1] != '\n') {
-            return 400;
-        }
-        int rc = scan_end_line(scan, buf, at - scan->line_start, at + 2, limits, head_len);
+        rc = scan_end_line(scan, buf, at - scan->line_start, at + 2, limits, head_len);
         scan->pos = scan->line_start = at + 2;
         if (rc != KZ_PARSE_AGAIN) {
             return rc;
@@ -266,8 +287,8 @@ static int parse_field(kz_http_field_t *f, char **pp)
     return KZ_PARSE_OK;
 }
 
-static int parse_fields(kz_http_head_t *head, char *p, const char *end, kz_http_field_t *fields,
-                        int max_fields)
+int kz_http_parse_fields(kz_http_field_t *fields, int *nfields, int max_fields, char *p,
+                         const char *end)
 {
     for (;;) {
         if (end - p < 2) {
@@ -286,10 +307,10 @@ static int parse_fields(kz_http_head_t *head, char *p, const char *end, kz_http_
         if (rc != KZ_PARSE_OK) {
             return rc;
         }
-        if (head->nfields >= max_fields) {
+        if (*nfields >= max_fields) {
             return 431;
         }
-        fields[head->nfields++] = f;
+        fields[(*nfields)++] = f;
     }
 }
 
@@ -315,7 +336,7 @@ int kz_http_parse_head(kz_http_head_t *head, char *buf, apr_size_t head_len,
     if (rc != KZ_PARSE_OK) {
         return rc;
     }
-    return parse_fields(head, p, end, fields, max_fields);
+    return kz_http_parse_fields(fields, &head->nfields, max_fields, p, end);
 }
 
 /* ---- Field semantics -------------------------------------------------------------------- */
@@ -358,8 +379,7 @@ const kz_http_field_t *kz_http_field(const kz_http_head_t *head, const char *nam
     return NULL;
 }
 
-/* The next non-empty element of a list (RFC 9110 §5.6.1), with OWS trimmed. */
-static int list_next(const char **pos, const char *end, const char **elem, apr_size_t *elem_len)
+int kz_http_list_next(const char **pos, const char *end, const char **elem, apr_size_t *elem_len)
 {
     const char *p = *pos;
 
@@ -377,7 +397,7 @@ static int list_next(const char **pos, const char *end, const char **elem, apr_s
     }
     const char *stop = p;
     while (is_ows(stop[-1])) {
-        stop--;
+        stop--; /* stops at start at the latest: its byte is not OWS */
     }
     *elem = start;
     *elem_len = (apr_size_t)(stop - start);
@@ -521,8 +541,7 @@ static int host_valid(const char *s, apr_size_t n)
     return i == n;
 }
 
-/* Content-Length = 1*DIGIT (RFC 9110 §8.6), within apr_off_t. */
-static int parse_length(const char *s, apr_size_t n, apr_off_t *out)
+int kz_http_parse_length(const char *s, apr_size_t n, apr_off_t *out)
 {
     const apr_uint64_t max =
         sizeof(apr_off_t) >= sizeof(apr_int64_t) ? (apr_uint64_t)APR_INT64_MAX : APR_INT32_MAX;
@@ -569,7 +588,7 @@ static void note_transfer_encoding(framing_t *fr, const kz_http_field_t *f)
     apr_size_t n;
 
     fr->te_fields++;
-    while (list_next(&p, end, &e, &n)) {
+    while (kz_http_list_next(&p, end, &e, &n)) {
         int chunked = ascii_ieq(e, n, "chunked");
         if (fr->te_last_chunked) {
             fr->te_after_chunked = 1;
@@ -585,7 +604,7 @@ static void note_connection(framing_t *fr, const kz_http_field_t *f)
     const char *p = f->value, *end = f->value + f->value_len, *e;
     apr_size_t n;
 
-    while (list_next(&p, end, &e, &n)) {
+    while (kz_http_list_next(&p, end, &e, &n)) {
         fr->conn_close |= ascii_ieq(e, n, "close");
         fr->conn_keep_alive |= ascii_ieq(e, n, "keep-alive");
         fr->conn_upgrade |= ascii_ieq(e, n, "upgrade");
@@ -597,7 +616,7 @@ static void note_expect(framing_t *fr, const kz_http_field_t *f)
     const char *p = f->value, *end = f->value + f->value_len, *e;
     apr_size_t n;
 
-    while (list_next(&p, end, &e, &n)) {
+    while (kz_http_list_next(&p, end, &e, &n)) {
         if (ascii_ieq(e, n, "100-continue")) {
             fr->expect_continue = 1;
         } else {
@@ -618,7 +637,7 @@ static void note_field(framing_t *fr, kz_http_info_t *info, const kz_http_field_
         }
     } else if (ascii_ieq(name, n, "content-length")) {
         fr->lengths++;
-        fr->length_invalid |= !parse_length(f->value, f->value_len, &info->content_length);
+        fr->length_invalid |= !kz_http_parse_length(f->value, f->value_len, &info->content_length);
     } else if (ascii_ieq(name, n, "transfer-encoding")) {
         note_transfer_encoding(fr, f);
     } else if (ascii_ieq(name, n, "connection")) {
@@ -696,12 +715,6 @@ enum {
     CH_ERROR
 };
 
-/* A byte allowed inside an extension or trailer line: not a control byte but HTAB. */
-static int line_byte_ok(unsigned char c)
-{
-    return c == '\t' || (c >= 0x20 && c != 0x7f);
-}
-
 /* chunk-size [ chunk-ext ] CRLF, where chunk-ext = *( BWS ";" ... ) is skipped. */
 static int chunk_size_byte(kz_chunked_t *st, unsigned char c)
 {
@@ -723,7 +736,7 @@ static int chunk_size_byte(kz_chunked_t *st, unsigned char c)
             st->state = CH_SIZE_LF;
             return KZ_PARSE_AGAIN;
         }
-        if (!line_byte_ok(c)) {
+        if (!kz_http_is_text(c)) {
             return 400;
         }
     } else if (c == '\r' && st->state == CH_SIZE) {
@@ -759,7 +772,7 @@ static int chunk_trailer_byte(kz_chunked_t *st, unsigned char c)
             st->state = CH_TRAILER_LF;
             return KZ_PARSE_AGAIN;
         }
-        return line_byte_ok(c) && ++st->line_len <= KZ_TRAILER_LINE_MAX ? KZ_PARSE_AGAIN : 400;
+        return kz_http_is_text(c) && ++st->line_len <= KZ_TRAILER_LINE_MAX ? KZ_PARSE_AGAIN : 400;
     case CH_TRAILER_LF:
         st->state = CH_TRAILER;
         return c == '\n' ? KZ_PARSE_AGAIN : 400;

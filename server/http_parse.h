@@ -2,7 +2,8 @@
  * The strict HTTP/1.1 request parser (RFC 9112 §2–§7, RFC 9110 §5): an incremental scanner that
  * finds the end of a request head and enforces the size limits while bytes arrive, a parser
  * that splits a complete head in place (no copying: every pointer points into the caller's
- * buffer), the semantic checks of the framing headers, and a chunked body decoder.
+ * buffer), the semantic checks of the framing headers, and a chunked body decoder; plus the line,
+ * field, list and Content-Length readers that the backend response parser shares.
  * Every function is pure: no I/O, no allocation.
  */
 #ifndef KZ_HTTP_PARSE_H
@@ -136,5 +137,56 @@ int kz_ascii_caseeq(const char *a, const char *b, apr_size_t n);
 
 /** Whether c is a tchar (RFC 9110 §5.6.2). */
 int kz_http_is_tchar(unsigned char c);
+
+/*
+ * Pieces shared by the request parser and the backend response parser (upstream_http.c), so that
+ * both read lines, fields and framing values the same way.
+ */
+
+/**
+ * Whether c may stand in a field value, a reason phrase, a chunk extension or a trailer line
+ * (RFC 9110 §5.5, RFC 9112 §4): HTAB, SP, VCHAR or obs-text (0x80-0xFF); not another control
+ * byte (CR, LF, NUL, DEL...).
+ */
+int kz_http_is_text(unsigned char c);
+
+/**
+ * Looks for the end of the line that starts at scan->line_start, where every line must end in
+ * CRLF. Reads buf[scan->pos..len) (scan->pos <= len); does not count lines or move
+ * scan->line_start: the caller does that once it has judged the line. Returns KZ_PARSE_OK with
+ * *cr_at set to the offset of the line's CR (its LF follows); KZ_PARSE_AGAIN when the line is not
+ * complete yet (scan->pos then says where to look again: a final CR is looked at again when its
+ * LF may have arrived); or 400 for a bare LF, or a CR followed by anything but LF.
+ */
+int kz_http_scan_line(kz_http_scan_t *scan, const char *buf, apr_size_t len, apr_size_t *cr_at);
+
+/**
+ * Parses the field lines of a complete head in place: from p, the first byte after the start
+ * line's CRLF, to end, just past the head's final CRLF CRLF (which the caller has checked is
+ * there: it stops every byte loop inside the buffer).
+ * field-line = field-name ":" OWS field-value OWS CRLF (RFC 9112 §5). Each field is stored in
+ * fields[(*nfields)++], its name and value NUL-terminated in place and the value stripped of
+ * leading and trailing OWS. Returns KZ_PARSE_OK when the empty line that ends the head is reached,
+ * or for the first problem: 400 for a name that is not a token (an empty one included, which also
+ * catches obs-fold and whitespace before the first field), whitespace before a colon, a line
+ * without a colon, a byte that fails kz_http_is_text in a value (a bare CR or LF among them), or
+ * an empty line before end; 431 when a line parsed well but fields already holds max_fields.
+ */
+int kz_http_parse_fields(kz_http_field_t *fields, int *nfields, int max_fields, char *p,
+                         const char *end);
+
+/**
+ * Steps through a comma-separated list (RFC 9110 §5.6.1) in s[*pos..end): skips empty elements
+ * and OWS, as recipients must, and sets elem and elem_len to the next element with its OWS
+ * trimmed (never empty). Returns 1 with *pos moved past the element, or 0 at the end of the list.
+ */
+int kz_http_list_next(const char **pos, const char *end, const char **elem, apr_size_t *elem_len);
+
+/**
+ * Reads a Content-Length value, 1*DIGIT (RFC 9110 §8.6), from s[0..n). Returns 1 with *out set,
+ * or 0 (leaving *out alone) when s is empty, holds anything but digits (a sign, OWS, a comma
+ * of a list) or overflows apr_off_t.
+ */
+int kz_http_parse_length(const char *s, apr_size_t n, apr_off_t *out);
 
 #endif

@@ -8,6 +8,7 @@
 #include "core.h"
 
 #include "kz_listen.h"
+#include "upstream.h"
 
 #include <apr_strings.h>
 #include <stdio.h>
@@ -139,6 +140,9 @@ apr_status_t kz_loop_create(kz_loop_t **out, kz_server_t *server, int id, apr_po
     loop->logbuf = kz_logbuf_create(server->logger, pool);
     loop->filecache = kz_filecache_create(KZ_FC_ENTRIES, KZ_FC_CONTENT, KZ_FC_FILE_CONTENT, pool);
     loop->zcache = kz_zcache_create(pool); /* freed with the pool */
+    loop->upools = apr_hash_make(pool);
+    loop->rng =
+        ((apr_uint64_t)apr_time_now() << 8) ^ (apr_uint64_t)(id + 1) * 0x9E3779B97F4A7C15ull;
     kz_loop_update_now(loop);
     *out = loop;
     return APR_SUCCESS;
@@ -299,7 +303,8 @@ static void loop_sweep(kz_loop_t *loop)
 
     for (; c; c = next) {
         next = c->next;
-        if (loop->draining && c->state == KZ_CONN_READ_HEAD && c->len == 0) {
+        if (loop->draining && c->state == KZ_CONN_READ_HEAD && c->len == 0 &&
+            loop->now >= loop->drain_idle_at) {
             kz_conn_close(c);
         } else if ((c->deadline && loop->now >= c->deadline) ||
                    (c->request_deadline && loop->now >= c->request_deadline)) {
@@ -311,6 +316,7 @@ static void loop_sweep(kz_loop_t *loop)
         loop->accept_resume = 0;
         loop_set_accepting(loop, 1);
     }
+    kz_upstream_sweep(loop);
     kz_logbuf_flush(loop->logbuf);
 }
 
@@ -327,6 +333,7 @@ static void loop_release_closed(kz_loop_t *loop)
 static void loop_start_draining(kz_loop_t *loop)
 {
     loop->draining = 1;
+    loop->drain_idle_at = loop->now + apr_time_from_sec(1);
     loop_set_accepting(loop, 0);
     for (int i = 0; i < loop->listeners->nelts; i++) {
         apr_socket_close(APR_ARRAY_IDX(loop->listeners, i, apr_socket_t *));
@@ -350,6 +357,8 @@ void *APR_THREAD_FUNC kz_loop_main(apr_thread_t *thread, void *data)
             for (apr_int32_t i = 0; i < n; i++) {
                 if (events[i].client_data == listener_tag) {
                     loop_accept(loop, events[i].desc.s);
+                } else if (*(const int *)events[i].client_data == KZ_EV_UPSTREAM) {
+                    kz_upstream_on_event(events[i].client_data, events[i].rtnevents);
                 } else {
                     kz_conn_t *c = events[i].client_data;
                     if (c->open) {
@@ -361,6 +370,7 @@ void *APR_THREAD_FUNC kz_loop_main(apr_thread_t *thread, void *data)
         kz_loop_run_posted(loop);
         kz_timers_run(loop);
         loop_release_closed(loop);
+        kz_upstream_release_closed(loop);
         if (apr_atomic_read32(&loop->server->stopping) && !loop->draining) {
             loop_start_draining(loop);
             stop_at = loop->now + loop->cfg->rc->config->global.shutdown_timeout;
@@ -378,6 +388,7 @@ void *APR_THREAD_FUNC kz_loop_main(apr_thread_t *thread, void *data)
         kz_conn_close(loop->conns);
     }
     loop_release_closed(loop);
+    kz_upstream_loop_stop(loop);
     kz_logbuf_flush(loop->logbuf);
     /* A plain return: apr_thread_exit() would unwind through pthread_exit for nothing. */
     return NULL;

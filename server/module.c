@@ -6,8 +6,10 @@
  * Loading happens on the main thread only (start, -t, reload), before loops see the result.
  */
 #include "module.h"
+
 #include "config.h"
 #include "kz_os.h"
+#include "rproxy.h"
 
 #include <apr_dso.h>
 #include <apr_file_info.h>
@@ -20,10 +22,10 @@
 #endif
 
 /* Compiled-in modules: none has landed yet; each joins this table when it does. */
-static const kz_module_t *const builtin_modules[] = {NULL};
+static const kz_module_t *const builtin_modules[] = {&kz_rproxy_module, NULL};
 
 /* The original's built-in modules; a name here that is not compiled in is "not available". */
-static const char *const planned_modules[] = {"cache", "cgi", "fcgi", "scgi", "rproxy", "fproxy"};
+static const char *const planned_modules[] = {"cache", "cgi", "fcgi", "scgi", "fproxy"};
 
 static const kz_module_t *loaded[KZ_MODULES_MAX];
 static int nloaded;

@@ -301,13 +301,19 @@ int kz_request_handle(kz_request_t *r)
     return request_settle(r, request_route(r));
 }
 
-void kz_request_timeout(kz_request_t *r)
+void kz_request_timeout(kz_request_t *r, int status)
 {
     r->suspended = 0;
-    kz_request_log(r, KZ_LOG_WARN, 204, "no answer for %s within the request timeout",
-                   r->path ? r->path : r->target);
+    if (status == 408) {
+        kz_request_log(r, KZ_LOG_WARN, 205, "the request body of %s stalled",
+                       r->path ? r->path : r->target);
+        r->close = 1;
+    } else {
+        kz_request_log(r, KZ_LOG_WARN, 204, "no answer for %s within the request timeout",
+                       r->path ? r->path : r->target);
+    }
     kz_response_reset(r);
-    kz_errors_respond(r, 504);
+    kz_errors_respond(r, status);
     run_response_hooks(r);
 }
 

@@ -228,8 +228,8 @@ static void out_prepare(kz_request_t *r, const char *head, apr_size_t head_len)
     int body = !r->head_only && (r->nsegs > 0 || r->pull);
     int n = 1 + (body ? r->nsegs : 0);
 
-    /* Room for a pulled chunk (size line, data, CRLF) once the segments are written. */
-    r->out = apr_palloc(r->pool, (apr_size_t)(n > 3 ? n : 3) * sizeof(kz_body_seg_t));
+    /* Room for a pulled chunk (size line, data, CRLF), after the head when it is the first. */
+    r->out = apr_palloc(r->pool, (apr_size_t)(n > 4 ? n : 4) * sizeof(kz_body_seg_t));
     r->out[0] = (kz_body_seg_t){.data = head, .len = (apr_off_t)head_len, .framing = 1};
     for (int i = 1; i < n; i++) {
         r->out[i] = r->segs[i - 1];
@@ -290,7 +290,9 @@ void kz_response_prepare(kz_request_t *r)
     } else {
         r->close = 1; /* HTTP/1.0 without a length: the close ends the body */
     }
-    if (r->close) {
+    if (r->status == 101) {
+        /* Switching protocols: the handler set Connection and Upgrade itself. */
+    } else if (r->close) {
         p = APPEND_LIT(p, "Connection: close\r\n");
     } else if (r->head.version == 10) {
         p = APPEND_LIT(p, "Connection: keep-alive\r\n");
@@ -322,7 +324,8 @@ static void out_advance(kz_request_t *r, apr_size_t n)
 #define KZ_MAX_IOV 32
 
 /* Writes the memory segments from the current one on, in one writev; MSG_MORE when a file
- * segment or a streamed piece follows, so the kernel can join the head with it. */
+ * segment follows, so the kernel can join the head with it. Never for a streamed piece: the
+ * producer may have nothing more for a while, and corked bytes would wait 200 ms. */
 static apr_status_t out_write_mem(kz_request_t *r)
 {
     struct iovec iov[KZ_MAX_IOV];
@@ -335,7 +338,7 @@ static apr_status_t out_write_mem(kz_request_t *r)
         iov[n].iov_base = (char *)r->out[i].data + skip;
         iov[n++].iov_len = (apr_size_t)(r->out[i].len - skip);
     }
-    if (i < r->nout || (r->pull && !r->pull_done)) {
+    if (i < r->nout) {
         rv = kz_socket_sendv_more(r->conn->sock, iov, n, &sent);
     } else {
         rv = apr_socket_sendv(r->conn->sock, iov, n, &sent);
@@ -359,8 +362,10 @@ static apr_status_t out_write_file(kz_request_t *r)
     return rv;
 }
 
-/* Asks the producer for the next piece and queues it (with chunk framing when chunked). */
-static apr_status_t out_pull(kz_request_t *r)
+/* Asks the producer for the next piece and queues it (with chunk framing when chunked) after
+ * the first keep entries of the write list (1: the head not written yet, so both go in one
+ * writev; 0: everything before was written). */
+static apr_status_t out_pull(kz_request_t *r, int keep)
 {
     const char *data = NULL;
     apr_size_t len = 0;
@@ -368,8 +373,12 @@ static apr_status_t out_pull(kz_request_t *r)
     char *end = r->chunk_line + sizeof(r->chunk_line);
     char *p = end;
 
-    r->nout = r->out_at = 0;
-    r->out_off = 0;
+    r->pull_started = 1;
+    r->nout = keep;
+    if (!keep) {
+        r->out_at = 0;
+        r->out_off = 0;
+    }
     if (rv == APR_EOF) {
         r->pull_done = 1;
         if (r->chunked_out) {
@@ -400,6 +409,19 @@ apr_status_t kz_response_write(kz_request_t *r)
     apr_status_t rv;
 
     r->waiting = 0;
+    if (!r->pull_started && r->out_at == 0 && r->out_off == 0 && r->nout == 1 && r->pull &&
+        !r->pull_done) {
+        /* A streamed body: its first piece joins the head when the producer has one ready. */
+        rv = out_pull(r, 1);
+        if (rv != APR_SUCCESS && rv != KZ_EWAIT) {
+            /* Nothing went out yet: the client gets a 502 rather than a cut connection. */
+            kz_response_reset(r);
+            kz_errors_respond(r, 502);
+            r->close = 1;
+            r->chunked_out = 0;
+            kz_response_prepare(r);
+        }
+    }
     for (;;) {
         while (r->out_at < r->nout) {
             rv = r->out[r->out_at].data ? out_write_mem(r) : out_write_file(r);
@@ -410,7 +432,7 @@ apr_status_t kz_response_write(kz_request_t *r)
         if (!r->pull || r->pull_done) {
             return APR_SUCCESS;
         }
-        if ((rv = out_pull(r)) != APR_SUCCESS) {
+        if ((rv = out_pull(r, 0)) != APR_SUCCESS) {
             r->waiting = rv == KZ_EWAIT;
             return rv;
         }

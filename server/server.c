@@ -9,6 +9,7 @@
 #include "core.h"
 #include "work.h"
 
+#include "kz_daemon.h"
 #include "kz_listen.h"
 #include "kz_os.h"
 
@@ -160,7 +161,9 @@ void kz_cfgslot_done(kz_loop_t *loop, kz_cfgslot_t *slot)
     free(slot);
 }
 
-/* Binds every address of `port` for every loop: SO_REUSEPORT gives each loop its own socket. */
+/* Binds every address of `port` for every loop: SO_REUSEPORT gives each loop its own socket.
+ * Under a supervisor (karpacz -d) the sockets it bound are taken instead, so that their accept
+ * queues survive this process. */
 static apr_status_t server_listen(kz_server_t *s, const kz_global_t *g)
 {
     int reuse = kz_listen_reuseport_supported();
@@ -168,6 +171,7 @@ static apr_status_t server_listen(kz_server_t *s, const kz_global_t *g)
     s->listeners = apr_array_make(s->pool, 2, sizeof(kz_listen_addr_t));
     for (int i = 0; i < g->listen->nelts; i++) {
         kz_listen_addr_t addr = APR_ARRAY_IDX(g->listen, i, kz_listen_addr_t);
+        apr_port_t wanted = addr.port; /* as configured: how the supervisor names its sockets */
         for (int l = 0; l < s->nloops; l++) {
             kz_loop_t *loop = s->loops[l];
             apr_socket_t *sock;
@@ -175,6 +179,8 @@ static apr_status_t server_listen(kz_server_t *s, const kz_global_t *g)
 
             if (l > 0 && !reuse) {
                 sock = APR_ARRAY_IDX(s->loops[0]->listeners, i, apr_socket_t *);
+            } else if (kz_daemon_listener(&sock, addr.host, wanted, l, s->pool) == APR_SUCCESS) {
+                /* inherited */
             } else if ((rv = kz_listen_open(&sock, addr.host, addr.port, reuse, s->pool)) !=
                        APR_SUCCESS) {
                 char msg[256];
@@ -190,6 +196,23 @@ static apr_status_t server_listen(kz_server_t *s, const kz_global_t *g)
         APR_ARRAY_PUSH(s->listeners, kz_listen_addr_t) = addr;
     }
     return APR_SUCCESS;
+}
+
+/* Switches to the configured user and group with the sockets bound and the logs open, before
+ * any request is served; a failed switch refuses to start rather than run as root. */
+static apr_status_t server_drop_privileges(kz_server_t *s, const kz_config_t *config)
+{
+    const kz_value_t *user = kz_conf_get(config->global_conf, "user");
+    const kz_value_t *group = kz_conf_get(config->global_conf, "group");
+    const char *error = NULL;
+    apr_status_t rv;
+
+    rv = kz_daemon_drop_privileges(user ? user->text : NULL, group ? group->text : NULL, &error,
+                                   s->pool);
+    if (rv != APR_SUCCESS) {
+        fprintf(stderr, "karpacz: %s\n", error ? error : "cannot switch user");
+    }
+    return rv;
 }
 
 static void log_runconf_warnings(kz_server_t *s, const kz_runconf_t *rc)
@@ -261,7 +284,8 @@ apr_status_t kz_server_start(kz_server_t **out, kz_config_t *config, apr_pool_t 
         }
         kz_cfgslot_done(s->loops[i], kz_loop_config(s->loops[i]));
     }
-    if ((rv = server_listen(s, g)) != APR_SUCCESS) {
+    if ((rv = server_listen(s, g)) != APR_SUCCESS ||
+        (rv = server_drop_privileges(s, config)) != APR_SUCCESS) {
         server_abandon(s);
         return rv;
     }

@@ -4,6 +4,7 @@
 # the servers and the idle-connection client can hold 10,000 connections.
 #
 # Usage: test/bench/run.sh        (environment variables: see test/bench/README.md)
+#        test/bench/run.sh proxy  the reverse-proxy benchmark (bench_proxy.py) instead
 #   e.g. BENCH_DURATION=2 SKIP_KARPACZ=1 test/bench/run.sh
 set -euo pipefail
 
@@ -34,4 +35,8 @@ else
 fi
 ulimit -n "$want" 2>/dev/null || echo "bench: could not raise ulimit -n to $want" >&2
 
+if [ "${1:-}" = proxy ]; then
+    shift
+    exec python3 test/bench/bench_proxy.py "$@"
+fi
 exec python3 test/bench/bench.py "$@"

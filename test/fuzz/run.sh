@@ -9,7 +9,7 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 out=${FUZZ_OUT:-/tmp/kz-fuzz}
 seconds=${FUZZ_SECONDS:-60}
-targets=(http_parse range accept_encoding conditional ipset passwd ncodes rewrite)
+targets=(http_parse range accept_encoding conditional ipset passwd ncodes rewrite upstream_http)
 sanitize='-fsanitize=address,undefined -fno-sanitize-recover=undefined'
 
 want=${1:-all}
@@ -63,12 +63,19 @@ seed_all() {
     seed rewrite '\002/old/a/b\nx=1\nexample.com:8080' '\000/abc/42\n\nExample.COM' \
         '\003/up/%%2E%%2E//x\nq\n[::1]' '\002/s\nq=%%41\nwww.example.com' \
         '\000/front/x\n\nlocalhost' '\002/z/abc\n\nhttp://x@y'
+    seed upstream_http '\000HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: X-A, close\r\nX-A: 1\r\n\r\nhello' \
+        '\000HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n' \
+        '\001HTTP/1.0 304 Not Modified\r\nETag: "x"\r\nConnection: keep-alive\r\n\r\n' \
+        '\002HTTP/1.1 200 Connection Established\r\n\r\n' \
+        '\010HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n' \
+        '\024HTTP/1.1 404\r\nContent-Length: 0\r\nX-Name: caf\303\251\t\377\r\n\r\n'
 }
 
 run_target() {
     mkdir -p "$out/artifacts"
     local max_len=4096
     [[ $1 == http_parse ]] && max_len=20000
+    [[ $1 == upstream_http ]] && max_len=10000
     "$out/fuzz_$1" -max_total_time="$seconds" -max_len="$max_len" -timeout=10 \
         -artifact_prefix="$out/artifacts/$1-" -print_final_stats=1 "$out/corpus/$1"
 }

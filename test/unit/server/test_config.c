@@ -244,7 +244,7 @@ static void test_registry_register(void)
 
     kz_property_each(count_prop, before);
     CU_ASSERT(before[0] > 80);
-    CU_ASSERT_EQUAL(before[1], 49); /* every property the core itself implements */
+    CU_ASSERT_EQUAL(before[1], 52); /* every property the core itself implements */
     kz_property_register(mine, 2);
     CU_ASSERT_PTR_EQUAL(kz_property_find("proxyTo"), &mine[0]);
     CU_ASSERT_PTR_EQUAL(kz_property_find("testOnlyProperty"), &mine[1]);
@@ -387,8 +387,8 @@ static const diag_row_t diag_rows[] = {
      "t.yaml:1:1: warning: unknown top-level key 'globals'"},
     {"not supported yet", "global:\n  secure: true\n", 0,
      "t.yaml:2:3: warning: property 'secure': not supported by this build yet; ignored"},
-    {"module not available", "global:\n  loadModules: rproxy\n", 0,
-     "t.yaml:2:16: warning: property 'loadModules': module 'rproxy' is not available in this "
+    {"module not available", "global:\n  loadModules: fproxy\n", 0,
+     "t.yaml:2:16: warning: property 'loadModules': module 'fproxy' is not available in this "
      "build yet"},
     {"host without domain or ip", "hosts:\n  - wwwroot: /x\n", 1,
      "t.yaml:2:5: error: a host needs 'domain' or 'ip'"},
@@ -578,7 +578,7 @@ static void test_original_full(void)
         CU_ASSERT(strstr(w, "not supported by this build yet") ||
                   strstr(w, "not available in this build yet"));
     }
-    CU_ASSERT_EQUAL(diag->warnings->nelts, 45); /* TLS, HTTP/2-3, ACME and the modules to come */
+    CU_ASSERT_EQUAL(diag->warnings->nelts, 36); /* TLS, HTTP/2-3, ACME and the modules to come */
     CU_ASSERT_EQUAL(cfg->vhosts->nelts, 2);
     CU_ASSERT_EQUAL(cfg->global.request_timeout, 0);
     /* proxyTo was a single string: it is stored as a list of one. */

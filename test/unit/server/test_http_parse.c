@@ -5,6 +5,7 @@
  */
 #include "http_parse.h"
 #include "kz_test.h"
+#include "kz_test_http.h"
 
 #include <apr_strings.h>
 #include <string.h>
@@ -239,11 +240,6 @@ static void test_parser_alone_refuses_scanner_errors(void)
 
 /* ---- Accepted requests ------------------------------------------------------------------ */
 
-typedef struct field_exp {
-    const char *name;
-    const char *value;
-} field_exp_t;
-
 typedef struct valid_case {
     const char *name;
     const char *req;
@@ -253,7 +249,7 @@ typedef struct valid_case {
     const char *target;
     int version;
     int nfields;
-    field_exp_t fields[6];
+    kz_test_field_exp_t fields[6];
     const char *host;
     apr_off_t content_length;
     int chunked, expect_continue, keep_alive, upgrade;
@@ -411,18 +407,6 @@ static const valid_case_t valid_cases[] = {
      .keep_alive = 1},
 };
 
-static void check_fields(const valid_case_t *c, const outcome_t *o)
-{
-    CU_ASSERT_EQUAL_FATAL(o->head.nfields, c->nfields);
-    for (int j = 0; j < c->nfields; j++) {
-        const kz_http_field_t *f = &o->head.fields[j];
-        CU_ASSERT_EQUAL(f->name_len, strlen(c->fields[j].name));
-        CU_ASSERT_EQUAL(f->value_len, strlen(c->fields[j].value));
-        CU_ASSERT_STRING_EQUAL(f->name, c->fields[j].name);   /* also NUL-terminated in place */
-        CU_ASSERT_STRING_EQUAL(f->value, c->fields[j].value); /* and trimmed */
-    }
-}
-
 static void check_valid(const valid_case_t *c, const outcome_t *o)
 {
     apr_size_t head_len = c->head_len ? c->head_len : c->len;
@@ -437,7 +421,7 @@ static void check_valid(const valid_case_t *c, const outcome_t *o)
     CU_ASSERT_EQUAL(o->head.target_len, strlen(c->target));
     CU_ASSERT_STRING_EQUAL(o->head.target, c->target);
     CU_ASSERT_EQUAL(o->head.version, c->version);
-    check_fields(c, o);
+    kz_test_check_fields(o->head.fields, o->head.nfields, c->fields, c->nfields, o->buf, head_len);
     if (c->host) {
         CU_ASSERT_EQUAL(o->info.host_len, strlen(c->host));
         CU_ASSERT_STRING_EQUAL(o->info.host, c->host);
@@ -489,15 +473,6 @@ static char *field_line(const char *name, apr_size_t line_len)
     return apr_pstrcat(kz_test_pool, name, ": ", v, "\r\n", NULL);
 }
 
-static char *many_fields(int n)
-{
-    char *s = "";
-    for (int i = 0; i < n; i++) {
-        s = apr_psprintf(kz_test_pool, "%sX-F%d: %d\r\n", s, i, i);
-    }
-    return s;
-}
-
 typedef struct limit_case {
     const char *name;
     const char *req;
@@ -536,11 +511,11 @@ static void test_brief_limits(void)
                      NULL),
          'S', 431},
         {"150 fields",
-         apr_pstrcat(kz_test_pool, request_line(20), host, many_fields(149), "\r\n", NULL), 'S',
-         431},
+         apr_pstrcat(kz_test_pool, request_line(20), host, kz_test_many_fields(149), "\r\n", NULL),
+         'S', 431},
         {"100 fields",
-         apr_pstrcat(kz_test_pool, request_line(20), host, many_fields(99), "\r\n", NULL), '-',
-         KZ_PARSE_OK},
+         apr_pstrcat(kz_test_pool, request_line(20), host, kz_test_many_fields(99), "\r\n", NULL),
+         '-', KZ_PARSE_OK},
         {"request line of 8192", apr_pstrcat(kz_test_pool, request_line(8192), host, "\r\n", NULL),
          '-', KZ_PARSE_OK},
         {"field of 8192",

@@ -113,7 +113,8 @@ static void test_registry(void)
     CU_ASSERT_STRING_EQUAL(kz_module_add(&clash, kz_test_pool),
                            "module 'uclash' declares property 'wwwroot', which 'core' owns");
     CU_ASSERT_PTR_NULL(kz_module_find("uclash"));
-    CU_ASSERT_EQUAL(kz_module_is_planned("rproxy"), 1);
+    CU_ASSERT_EQUAL(kz_module_is_planned("fproxy"), 1);
+    CU_ASSERT_EQUAL(kz_module_is_planned("rproxy"), 0); /* built in */
     CU_ASSERT_EQUAL(kz_module_is_planned("ua"), 0);
     CU_ASSERT_PTR_NULL(kz_module_load(&m, "ub", NULL, kz_test_pool));
     CU_ASSERT_PTR_EQUAL(m, &ub);
