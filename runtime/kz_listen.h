@@ -7,6 +7,7 @@
 #ifndef KZ_LISTEN_H
 #define KZ_LISTEN_H
 
+#include <apr_file_io.h>
 #include <apr_network_io.h>
 #include <apr_portable.h>
 
@@ -48,6 +49,15 @@ apr_status_t kz_socket_local_ip(char *ip, apr_size_t len, apr_os_sock_t fd);
  */
 apr_status_t kz_socket_sendv_more(apr_socket_t *sock, const struct iovec *vec, int nvec,
                                   apr_size_t *len);
+
+/**
+ * Sends up to *len bytes of file from offset *off on a non-blocking socket; *len is set to the
+ * bytes sent (an EAGAIN status when none could be). Unix: apr_socket_sendfile (unix/sendfile.c).
+ * Windows: a positional read and a send (win32/sendfile.c), because APR's TransmitFile path
+ * cannot work without blocking: it gives up on a transfer the kernel still has in flight.
+ */
+apr_status_t kz_socket_sendfile(apr_socket_t *sock, apr_file_t *file, apr_off_t *off,
+                                apr_size_t *len);
 
 /** Whether an accept error means the process or system ran out of descriptors. */
 int kz_listen_out_of_fds(apr_status_t status);

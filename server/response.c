@@ -353,7 +353,7 @@ static apr_status_t out_write_file(kz_request_t *r)
     apr_off_t off = s->offset + r->out_off;
     apr_off_t left = s->len - r->out_off;
     apr_size_t n = left > (apr_off_t)(1 << 30) ? (apr_size_t)1 << 30 : (apr_size_t)left;
-    apr_status_t rv = apr_socket_sendfile(r->conn->sock, s->file, NULL, &off, &n, 0);
+    apr_status_t rv = kz_socket_sendfile(r->conn->sock, s->file, &off, &n);
 
     out_advance(r, n);
     if (rv == APR_SUCCESS && n == 0) {

@@ -86,16 +86,6 @@ apr_status_t kz_listen_open(apr_socket_t **out, const char *host, apr_port_t por
     return APR_SUCCESS;
 }
 
-apr_port_t kz_listen_port(apr_socket_t *sock)
-{
-    apr_sockaddr_t *sa;
-
-    if (apr_socket_addr_get(&sa, APR_LOCAL, sock) != APR_SUCCESS) {
-        return 0;
-    }
-    return sa->port;
-}
-
 static void format_addr(const struct sockaddr_storage *ss, char *ip, size_t iplen, apr_port_t *port)
 {
     ip[0] = '\0';
