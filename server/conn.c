@@ -240,11 +240,12 @@ static void conn_dispatch(kz_conn_t *c)
     c->state = KZ_CONN_HANDLE;
     if (kz_request_handle(c->req) == KZ_SUSPENDED) {
         /* Reading stops (pipelined requests wait in the buffer) unless the handler waits for
-         * the body; `timeout` still applies. */
+         * the body; `timeout` still applies. The socket stays in the pollset meanwhile: the
+         * next request needs it there again, and a client that sends early is taken out at
+         * its first event (so a suspended request costs no poll call). */
         c->state = KZ_CONN_HANDLE;
         if (!c->req->body_waiter) {
             c->deadline = 0;
-            kz_conn_set_events(c, 0);
         }
         return;
     }
@@ -458,12 +459,13 @@ void kz_conn_on_event(kz_conn_t *c, apr_int16_t events)
         conn_process(c); /* requests pipelined behind the one just written */
         break;
     case KZ_CONN_HANDLE:
-        /* polled only while a handler waits for the body */
+        /* Wanted only while a handler waits for the body; otherwise the client sent ahead
+         * (or closed) and is left alone until the response is written. */
+        kz_conn_set_events(c, 0);
         if (c->req && c->req->body_waiter) {
             kz_request_fn fn = c->req->body_waiter;
             c->req->body_waiter = NULL;
             c->deadline = 0;
-            kz_conn_set_events(c, 0);
             fn(c->req, c->req->body_waiter_baton);
         }
         break;

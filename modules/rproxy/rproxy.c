@@ -421,10 +421,11 @@ static void px_send(px_t *x)
             return;
         }
     }
+    /* No read now: the answer cannot be there yet, and an idle pooled connection is already
+     * polled for reading, so waiting costs nothing. */
     x->req_complete = 1;
     x->state = PX_HEAD;
     kz_uconn_wait(x->uc, APR_POLLIN, x->cf->response_to, 504);
-    px_read_head(x);
 }
 
 static void px_client_ready(kz_request_t *r, void *baton)
