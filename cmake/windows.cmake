@@ -42,9 +42,6 @@ Windows has the service instead, tested by scripts/test-windows.sh"
     "test/unit/server/test_log.c|sets the time zone with setenv/unsetenv (POSIX)"
     "test/unit/server/test_config.c|expects Unix absolute paths (/srv/www, the source path) where \
 Windows resolves them with a drive letter (Z:/srv/www)"
-    "test/unit/server/test_module.c|expects the Unix library name mod_nothere.so in a message \
-(Windows: mod_nothere.dll, kz_os_module_file) - module DLLs are loaded by the server test"
-    "test/unit/server/test_upstream.c|resolves a unix:// upstream - APR has no AF_UNIX on Windows"
     "test/unit/modules/test_rp_maint.c|its fake backend stops by apr_socket_accept timing out \
 (20 ms), which APR on Windows never does (SO_RCVTIMEO does not apply to accept): it hangs")
 

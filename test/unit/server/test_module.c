@@ -6,6 +6,7 @@
  */
 #include "config.h"
 #include "core.h"
+#include "kz_os.h"
 #include "kz_test.h"
 #include "module.h"
 
@@ -133,7 +134,10 @@ static void test_libraries(void)
     CU_ASSERT_PTR_NULL(m);
     CU_ASSERT_PTR_NOT_NULL(err && strstr(err, "was built for module ABI 999"));
     err = kz_module_load(&m, "nothere", "/nonexistent", kz_test_pool);
-    CU_ASSERT_STRING_EQUAL(err, "module 'nothere': no library mod_nothere.so in /nonexistent");
+    /* The platform's library name (mod_nothere.so, mod_nothere.dll) from the runtime layer. */
+    CU_ASSERT_STRING_EQUAL(err, apr_pstrcat(kz_test_pool, "module 'nothere': no library ",
+                                            kz_os_module_file("nothere", kz_test_pool),
+                                            " in /nonexistent", NULL));
 }
 
 /* ---- a request run through the pipeline ----------------------------------------------- */
