@@ -192,7 +192,11 @@ static void conn_respond(kz_conn_t *c)
     const kz_global_t *g = conn_global(c);
 
     if (!r->body_done && !r->takeover) {
-        if (!r->sent_continue && r->status >= 400) {
+        if (r->close) {
+            /* Closing anyway (a stalled body's 408): reading the rest first would only delay
+             * the answer; a lingering close keeps late body bytes from resetting it. */
+            r->linger = 1;
+        } else if (!r->sent_continue && r->status >= 400) {
             /* The client waits for 100 Continue before sending: an error is answered with a
              * close instead of asking for a body nobody wants (RFC 9110 §10.1.1). */
             r->close = 1;

@@ -407,12 +407,14 @@ static apr_status_t out_pull(kz_request_t *r, int keep)
 apr_status_t kz_response_write(kz_request_t *r)
 {
     apr_status_t rv;
+    int asked = 0; /* the producer said KZ_EWAIT just now: asking again would only repeat it */
 
     r->waiting = 0;
     if (!r->pull_started && r->out_at == 0 && r->out_off == 0 && r->nout == 1 && r->pull &&
         !r->pull_done) {
         /* A streamed body: its first piece joins the head when the producer has one ready. */
         rv = out_pull(r, 1);
+        asked = rv == KZ_EWAIT;
         if (rv != APR_SUCCESS && rv != KZ_EWAIT) {
             /* Nothing went out yet: the client gets a 502 rather than a cut connection. */
             kz_response_reset(r);
@@ -431,6 +433,10 @@ apr_status_t kz_response_write(kz_request_t *r)
         }
         if (!r->pull || r->pull_done) {
             return APR_SUCCESS;
+        }
+        if (asked) {
+            r->waiting = 1;
+            return KZ_EWAIT;
         }
         if ((rv = out_pull(r, 0)) != APR_SUCCESS) {
             r->waiting = rv == KZ_EWAIT;

@@ -285,6 +285,8 @@ static apr_status_t uc_start_connect(kz_uconn_t *uc, apr_sockaddr_t *sa)
         apr_socket_close(uc->sock);
         uc->sock = NULL;
     }
+    /* Set first: a socket that cannot be made must not keep the callers on this address. */
+    uc->sa_next = sa->next;
     rv = apr_socket_create(&uc->sock, sa->family, SOCK_STREAM,
                            APR_PROTO_TCP * (sa->family != APR_UNIX), uc->pool);
     if (rv != APR_SUCCESS) {
@@ -295,7 +297,6 @@ static apr_status_t uc_start_connect(kz_uconn_t *uc, apr_sockaddr_t *sa)
         apr_socket_opt_set(uc->sock, APR_TCP_NODELAY, 1);
     }
     uc->pfd.desc.s = uc->sock;
-    uc->sa_next = sa->next;
     rv = apr_socket_connect(uc->sock, sa);
     if (rv == APR_SUCCESS || APR_STATUS_IS_EINPROGRESS(rv)) {
         return APR_SUCCESS;
@@ -329,6 +330,7 @@ kz_uconn_t *kz_upstream_open(kz_loop_t *loop, const kz_upstream_target_t *t,
         uc->lim = *lim;
         uc->error = 0;
         uc->deadline = 0;
+        uc->want_recv = uc->want_send = 0;
         list_push(&loop->ubusy, uc);
         return uc;
     }
@@ -382,24 +384,32 @@ void kz_uconn_own(kz_uconn_t *uc, kz_uconn_fn fn, void *baton)
 void kz_uconn_wait(kz_uconn_t *uc, apr_int16_t events, apr_interval_time_t timeout,
                    int timeout_status)
 {
+    apr_int16_t ev = 0;
+
     if (uc->state != UC_READY) {
         return; /* still connecting: the engine polls; the owner hears when it is ready */
     }
     uc->deadline = timeout ? uc->loop->now + timeout : 0;
     uc->deadline_status = timeout_status;
-    uc_set_events(uc, uc->want ? uc->want : events);
+    if (events & APR_POLLIN) {
+        ev |= uc->want_recv ? uc->want_recv : APR_POLLIN;
+    }
+    if (events & APR_POLLOUT) {
+        ev |= uc->want_send ? uc->want_send : APR_POLLOUT;
+    }
+    uc_set_events(uc, ev);
 }
 
 /* ---- TLS ---- */
 
-static apr_status_t tls_result(kz_uconn_t *uc, int ret)
+static apr_status_t tls_result(kz_uconn_t *uc, int ret, apr_int16_t *want)
 {
     switch (SSL_get_error(uc->ssl, ret)) {
     case SSL_ERROR_WANT_READ:
-        uc->want = APR_POLLIN;
+        *want = APR_POLLIN;
         return APR_EAGAIN;
     case SSL_ERROR_WANT_WRITE:
-        uc->want = APR_POLLOUT;
+        *want = APR_POLLOUT;
         return APR_EAGAIN;
     case SSL_ERROR_ZERO_RETURN:
         return APR_EOF;
@@ -451,9 +461,9 @@ apr_status_t kz_uconn_send(kz_uconn_t *uc, const char *data, apr_size_t *len)
     if (uc->ssl) {
         size_t n = 0;
         int ret = SSL_write_ex(uc->ssl, data, *len, &n);
-        uc->want = 0;
+        uc->want_send = 0;
         *len = n;
-        return ret > 0 ? APR_SUCCESS : tls_result(uc, ret);
+        return ret > 0 ? APR_SUCCESS : tls_result(uc, ret, &uc->want_send);
     }
     return apr_socket_send(uc->sock, data, len);
 }
@@ -465,9 +475,9 @@ apr_status_t kz_uconn_recv(kz_uconn_t *uc, char *buf, apr_size_t *len)
     if (uc->ssl) {
         size_t n = 0;
         int ret = SSL_read_ex(uc->ssl, buf, *len, &n);
-        uc->want = 0;
+        uc->want_recv = 0;
         *len = n;
-        return ret > 0 ? APR_SUCCESS : tls_result(uc, ret);
+        return ret > 0 ? APR_SUCCESS : tls_result(uc, ret, &uc->want_recv);
     }
     rv = apr_socket_recv(uc->sock, buf, len);
     if (rv == APR_SUCCESS && *len == 0) {
@@ -517,15 +527,15 @@ static void uc_handshake(kz_uconn_t *uc)
     apr_status_t rv;
 
     if (ret == 1) {
-        uc->want = 0;
+        uc->want_recv = 0;
         uc->state = UC_READY;
         uc->deadline = 0;
         uc->fn(uc, uc->baton, APR_POLLOUT);
         return;
     }
-    rv = tls_result(uc, ret);
+    rv = tls_result(uc, ret, &uc->want_recv);
     if (APR_STATUS_IS_EAGAIN(rv)) {
-        uc_set_events(uc, uc->want);
+        uc_set_events(uc, uc->want_recv);
         return;
     }
     uc_fail(uc, 502, tls_error(uc));
@@ -576,7 +586,9 @@ void kz_uconn_release(kz_uconn_t *uc, int reusable)
     uc->target = NULL;
     uc->fn = NULL;
     uc->baton = NULL;
-    if (!reusable || uc->state != UC_READY || uc->lim.keep_max <= 0 || loop->draining) {
+    /* Plaintext TLS still holds is a backend out of step, invisible to poll: not reused. */
+    if (!reusable || uc->state != UC_READY || uc->lim.keep_max <= 0 || loop->draining ||
+        (uc->ssl && SSL_pending(uc->ssl) > 0)) {
         uc_close(uc);
         return;
     }
@@ -614,7 +626,8 @@ void kz_upstream_sweep(kz_loop_t *loop)
         upool_t *up = apr_hash_this_val(hi);
         for (uc = up->idle; uc; uc = next) {
             next = uc->next;
-            if (loop->now - uc->idle_since >= uc->lim.keepalive) {
+            /* A draining loop keeps no idle connections: the backend gets them back now. */
+            if (loop->draining || loop->now - uc->idle_since >= uc->lim.keepalive) {
                 list_remove(&up->idle, uc);
                 up->n--;
                 uc_close(uc);

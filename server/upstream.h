@@ -73,11 +73,12 @@ struct kz_uconn {
     apr_int16_t events; /**< registered with the pollset */
     int state;
     int open;
-    int reused;       /**< came from the keep-alive pool */
-    int error;        /**< after a failure: 503, 504 or 502 */
-    const char *why;  /**< after a failure: the cause, for the log */
-    void *ssl;        /**< SSL * for https */
-    apr_int16_t want; /**< what TLS needs to go on (APR_POLLIN or APR_POLLOUT), or 0 */
+    int reused;            /**< came from the keep-alive pool */
+    int error;             /**< after a failure: 503, 504 or 502 */
+    const char *why;       /**< after a failure: the cause, for the log */
+    void *ssl;             /**< SSL * for https */
+    apr_int16_t want_recv; /**< what TLS needs for the handshake or a read to go on, or 0 */
+    apr_int16_t want_send; /**< what TLS needs for a write to go on, or 0 */
     apr_time_t deadline;
     int deadline_status;
     kz_uconn_fn fn;
@@ -104,7 +105,8 @@ kz_uconn_t *kz_upstream_open(kz_loop_t *loop, const kz_upstream_target_t *t,
 /**
  * Waits for events (APR_POLLIN, APR_POLLOUT or both) for at most timeout (0: no deadline);
  * when the deadline passes fn runs with uc->error = timeout_status. While TLS needs the other
- * direction (uc->want), that is what is polled.
+ * direction to go on with a read or a write (uc->want_recv, uc->want_send), that is polled for
+ * it instead (each kept apart, so a tunnel's pending write is not lost to a later read).
  */
 void kz_uconn_wait(kz_uconn_t *uc, apr_int16_t events, apr_interval_time_t timeout,
                    int timeout_status);

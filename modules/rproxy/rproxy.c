@@ -170,13 +170,14 @@ typedef struct px {
     int sync_rc;
     /* to the backend: the head, then body pieces */
     char *out;
-    apr_size_t out_len, out_off, head_len;
+    apr_size_t out_len, out_off;
     char *obuf;
     int chunked_up, body_eof;
     /* from the backend: the head, then body bytes */
     char *in;
     apr_size_t in_cap, in_len, in_off;
     kz_http_scan_t scan;
+    kz_http_field_t *fields; /* of the head being parsed */
     int interim;
     kz_resp_info_t info;
     apr_off_t left;
@@ -301,7 +302,7 @@ static int build_head(px_t *x)
     }
 #undef ADD
     x->out = apr_array_pstrcat(r->pool, parts, 0);
-    x->out_len = x->head_len = strlen(x->out);
+    x->out_len = strlen(x->out);
     x->out_off = 0;
     return 0;
 }
@@ -333,11 +334,16 @@ static void px_fail(px_t *x, int status, const char *why)
 
 static int px_open(px_t *x, int fresh);
 
-/* A pooled connection that turned out dead before any answer: once more on a fresh one. */
+/* A pooled connection that turned out dead before any answer: once more on a fresh one.
+ * Returns 0 when no retry is allowed (the caller fails the request), else 1: retrying, or the
+ * request was ended with the fresh attempt's status (logged by px_open). */
 static int px_retry(px_t *x)
 {
+    int rc;
+
+    /* Body bytes already sent cannot be read from the client again (obuf: the body started). */
     if (!x->uc->reused || x->got_byte || x->retried || !idempotent(x->r) || !x->r->body_done ||
-        x->out_len > x->head_len) {
+        x->obuf) {
         return 0;
     }
     x->retried = 1;
@@ -345,7 +351,11 @@ static int px_retry(px_t *x)
     x->uc = NULL;
     x->out_off = 0;
     x->state = PX_CONNECT;
-    return px_open(x, 1) == 0;
+    if ((rc = px_open(x, 1)) != 0) {
+        x->state = PX_DONE;
+        px_resume(x, rc); /* last: the request may be gone afterwards */
+    }
+    return 1;
 }
 
 /* Frames a piece of the client's body for the backend into obuf; 0, or -1 to wait. */
@@ -411,8 +421,9 @@ static void px_send(px_t *x)
         }
         int rc = px_fill_body(x);
         if (rc < 0) {
-            /* The backend may answer before the body ends: keep listening to it. */
-            kz_uconn_wait(x->uc, APR_POLLIN, x->cf->idle_to, 504);
+            /* The backend may answer before the body ends: keep listening to it, without a
+             * deadline (the client is slow, not the backend: requestBodyTimeout covers it). */
+            kz_uconn_wait(x->uc, APR_POLLIN, 0, 0);
             kz_request_body_wait(x->r, px_client_ready, x);
             return;
         }
@@ -428,11 +439,26 @@ static void px_send(px_t *x)
     kz_uconn_wait(x->uc, APR_POLLIN, x->cf->response_to, 504);
 }
 
+/* Whether the core answered the request without us (its `timeout` passed, the answer may still
+ * be going out): then the backend connection is let go and nothing else is done. */
+static int px_abandoned(px_t *x)
+{
+    if (x->r->suspended) {
+        return 0;
+    }
+    if (x->uc) {
+        kz_uconn_release(x->uc, 0);
+        x->uc = NULL;
+    }
+    x->state = PX_DONE;
+    return 1;
+}
+
 static void px_client_ready(kz_request_t *r, void *baton)
 {
     px_t *x = baton;
 
-    if (x->state == PX_SEND) {
+    if (!px_abandoned(x) && x->state == PX_SEND) {
         px_send(x);
     }
 }
@@ -490,12 +516,15 @@ static void px_respond(px_t *x, const kz_resp_head_t *h)
     }
     x->state = PX_BODY;
     x->left = x->info.body == KZ_RESP_BODY_LENGTH ? x->info.length : 0;
-    if (x->info.body == KZ_RESP_BODY_NONE) {
-        /* HEAD: the backend's length describes the body a GET would get. */
-        if (r->head_only && clen >= 0) {
+    /* "Content-Length: 0" ends here too: a pull would wait for bytes that never come. */
+    if (x->info.body == KZ_RESP_BODY_NONE || (x->info.body == KZ_RESP_BODY_LENGTH && !x->left)) {
+        /* HEAD: the framing a GET would get (the backend's length, else chunked), never a
+         * "Content-Length: 0" that describes an empty body. */
+        if (r->head_only) {
             kz_response_body_stream(r, px_pull, x, clen);
         }
-        kz_uconn_release(x->uc, x->info.keep_alive && x->req_complete);
+        /* Bytes after a bodiless answer mean a backend out of step: not reused. */
+        kz_uconn_release(x->uc, x->info.keep_alive && x->req_complete && x->in_off == x->in_len);
         x->uc = NULL;
     } else {
         kz_response_body_stream(r, px_pull, x,
@@ -510,10 +539,12 @@ static void px_respond(px_t *x, const kz_resp_head_t *h)
 static void px_head_parsed(px_t *x, apr_size_t head_len)
 {
     kz_request_t *r = x->r;
-    kz_http_field_t *fields = apr_palloc(r->pool, sizeof(*fields) * RP_MAX_FIELDS);
     kz_resp_head_t h;
 
-    if (kz_resp_parse(&h, x->in + x->in_off, head_len, fields, RP_MAX_FIELDS) != KZ_PARSE_OK ||
+    if (!x->fields) { /* once per request, however many interim heads come first */
+        x->fields = apr_palloc(r->pool, sizeof(*x->fields) * RP_MAX_FIELDS);
+    }
+    if (kz_resp_parse(&h, x->in + x->in_off, head_len, x->fields, RP_MAX_FIELDS) != KZ_PARSE_OK ||
         kz_resp_analyze(&x->info, &h, r->head_only, 0) != KZ_PARSE_OK) {
         px_fail(x, 502, "malformed response head");
         return;
@@ -714,8 +745,13 @@ static void px_tunnel_step(px_t *x)
         apr_status_t rv;
         progress = 0;
         if (x->up_off == x->up_len && !x->client_eof) {
-            n = RP_BUF;
-            rv = apr_socket_recv(c->sock, x->obuf, &n);
+            /* Bytes the client sent with its head first (they may fill more than one buffer). */
+            n = kz_request_take_early(r, x->obuf, RP_BUF);
+            rv = APR_SUCCESS;
+            if (n == 0) {
+                n = RP_BUF;
+                rv = apr_socket_recv(c->sock, x->obuf, &n);
+            }
             if (rv == APR_SUCCESS && n > 0) {
                 x->up_len = n, x->up_off = 0, progress = 1;
             } else if (!APR_STATUS_IS_EAGAIN(rv)) {
@@ -788,7 +824,6 @@ static void px_tunnel(kz_request_t *r, void *baton)
         x->tunnel_started = 1;
         x->obuf = x->obuf ? x->obuf : apr_palloc(r->pool, RP_BUF);
         x->bbuf = x->bbuf ? x->bbuf : apr_palloc(r->pool, RP_BUF);
-        x->up_len = kz_request_take_early(r, x->obuf, RP_BUF);
         x->down_len = x->in_len - x->in_off < RP_BUF ? x->in_len - x->in_off : RP_BUF;
         memcpy(x->bbuf, x->in + x->in_off, x->down_len);
         kz_uconn_own(x->uc, px_tunnel_backend, x);
@@ -803,6 +838,9 @@ static void px_event(kz_uconn_t *uc, void *baton, apr_int16_t events)
 {
     px_t *x = baton;
 
+    if (px_abandoned(x)) {
+        return;
+    }
     if (uc->error) {
         if (x->state == PX_CONNECT || uc->error == 504) {
             kz_lb_fail(x->set->lb, x->bi, uc->loop->now);

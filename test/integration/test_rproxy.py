@@ -6,7 +6,9 @@ reuse and the retry on a dead pooled connection, the four balancing methods over
 passive and active health checks, 504/503/502 (a silent or stalling backend, a refused port, an
 unknown name, each malformed response), WebSocket echo (python3-websockets) and the upgrade idle
 timeout, X-Forwarded-* and hop-by-hop fields, Host, proxyInterceptErrors, per-location proxyTo and
-base paths. Timeouts are 1 s so the file runs in well under a minute.
+base paths. Backends scripted byte by byte in the test (ScriptBackend: TCP, TLS, Unix socket) pin
+review regressions: retries, stalled and slow bodies, empty and HEAD answers, tunnel early bytes.
+Timeouts are 1 s so the file runs in well under a minute.
 """
 
 import concurrent.futures
@@ -18,14 +20,17 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 import urllib.parse
 
-from kzharness import HOST, KzTestCase, RawConn, base_global, curl, read_file, sha256, wait_for
+from kzharness import (HOST, KzTestCase, RawConn, base_global, curl, log_line, read_file,
+                       sha256, wait_for)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "backends"))
@@ -310,6 +315,19 @@ class ProxyTest(ProxyCase):
             conn.send("HEAD /bigchunked?size=5000 HTTP/1.1\r\nHost: front.test\r\n\r\n")
             resp = conn.read_response(head_request=True, timeout=3)
             self.assertEqual(resp.status, 200)
+            conn.send("GET /status/202 HTTP/1.1\r\nHost: front.test\r\n\r\n")
+            resp = conn.read_response(timeout=3)
+            self.assertEqual((resp.status, resp.body), (202, b"status 202\n"))
+
+    def test_head_of_a_chunked_answer_claims_no_empty_body(self):
+        # Regression: HEAD to a backend whose GET answer is chunked came back with
+        # "Content-Length: 0", which tells the client (and caches) the body is empty.
+        with self.server.connect() as conn:
+            conn.send("HEAD /bigchunked?size=5000 HTTP/1.1\r\nHost: front.test\r\n\r\n")
+            resp = conn.read_response(head_request=True, timeout=3)
+            self.assertEqual(resp.status, 200)
+            self.assertIsNone(resp.header("Content-Length"))
+            self.assertEqual(resp.header("Transfer-Encoding"), "chunked")
             conn.send("GET /status/202 HTTP/1.1\r\nHost: front.test\r\n\r\n")
             resp = conn.read_response(timeout=3)
             self.assertEqual((resp.status, resp.body), (202, b"status 202\n"))
@@ -1108,6 +1126,329 @@ class NginxBackendTest(KzTestCase):
         self.assertEqual(res.stdout, b"200 %d" % MB50)
         self.assertEqual(sha256(read_file(out)), httpbackend.big_sha256(MB50))
         os.unlink(out)
+
+
+# ---- scripted backends: exact bytes and timing, for the proxy's edge cases -------------------
+
+
+class ScriptBackend:
+    """A listening socket whose accepted connections run, in threads, the next function of
+    self.scripts (one per connection, in order); each gets a socket and talks raw HTTP."""
+
+    def __init__(self, tls=None, unix=None):
+        self.tls = tls  # an ssl.SSLContext for a TLS backend
+        if unix:
+            self.sock = socket.socket(socket.AF_UNIX)
+            self.sock.bind(unix)
+            self.port = None
+        else:
+            self.sock = socket.socket()
+            self.sock.bind((HOST, 0))
+            self.port = self.sock.getsockname()[1]
+        self.sock.listen(16)
+        self.scripts = []
+        self.accepted = 0
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            fn = self.scripts.pop(0) if self.scripts else None
+            if fn is None:
+                conn.close()
+                continue
+            threading.Thread(target=self._serve, args=(fn, conn), daemon=True).start()
+
+    def _serve(self, fn, conn):
+        conn.settimeout(5)
+        try:
+            if self.tls:
+                conn = self.tls.wrap_socket(conn, server_side=True)
+            fn(conn)
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def stop(self):
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)  # wakes accept(); stops listening at once
+        except OSError:
+            pass
+        self.sock.close()
+
+
+def read_request(conn):
+    """One request from a backend socket: (head, body), body by Content-Length only."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return data, b""
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    m = re.search(rb"\r\ncontent-length: *(\d+)", head, re.I)
+    size = int(m.group(1)) if m else 0
+    while len(body) < size:
+        chunk = conn.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return head, body
+
+
+class ScriptedBackendCase(KzTestCase):
+    """A server class with one ScriptBackend (made by make_backend) and a scratch directory, both
+    stopped and removed with the class."""
+
+    @classmethod
+    def make_backend(cls):
+        return ScriptBackend()
+
+    @classmethod
+    def setUpClass(cls):
+        cls.sdir = tempfile.mkdtemp(prefix="kz-it-script-")
+        cls.backend = cls.make_backend()
+        try:
+            super().setUpClass()
+        except BaseException:
+            cls.backend.stop()
+            shutil.rmtree(cls.sdir, ignore_errors=True)
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            cls.backend.stop()
+            shutil.rmtree(cls.sdir, ignore_errors=True)
+
+
+class ScriptedProxyTest(ScriptedBackendCase):
+    """Regressions found in review, against a backend scripted byte by byte."""
+
+    @classmethod
+    def config(cls, root):
+        g = base_global(
+            root, loadModules=["rproxy"], workers=1,
+            proxyTo="http://%s:%d" % (HOST, cls.backend.port), proxyConnectTimeout=1000,
+            proxyResponseTimeout=RESPONSE_TIMEOUT_MS, proxyIdleTimeout=IDLE_TIMEOUT_MS,
+            requestBodyTimeout=1000,
+            maximumRequestHeadersSize=65536)
+        locations = [{"path": "/shortidle", "proxyIdleTimeout": 200}]
+        return {"global": g, "hosts": [{"domain": "*", "locations": locations}]}
+
+    def setUp(self):
+        self.backend.scripts = []
+
+    def test_no_retry_once_the_body_went_to_the_backend(self):
+        # Regression: the retry of an idempotent PUT after a dead pooled connection sent nothing
+        # on the fresh connection (the body had gone out once and cannot be read again from
+        # the client), so the client waited for a 504. Now: no retry, a 502 at once.
+        got = []
+
+        def first(conn):
+            read_request(conn)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            got.append(read_request(conn))  # the PUT: taken, then the connection dies
+
+        def fresh(conn):
+            got.append(read_request(conn))
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfresh")
+
+        self.backend.scripts = [first, fresh]
+        accepted = self.backend.accepted
+        with self.server.connect() as conn:
+            conn.send("GET /a HTTP/1.1\r\nHost: front.test\r\n\r\n")
+            self.assertEqual(conn.read_response().body, b"ok")
+            conn.send("PUT /b HTTP/1.1\r\nHost: front.test\r\nContent-Length: 5\r\n\r\nhello")
+            began = time.monotonic()
+            resp = conn.read_response(timeout=4)
+            self.assertEqual(resp.status, 502)
+            self.assertLess(time.monotonic() - began, 0.9)
+        self.assertEqual(self.backend.accepted - accepted, 1)
+        self.assertEqual(got[0][1], b"hello")
+
+    def test_empty_body_with_content_length_zero_ends_at_once(self):
+        # An answer with "Content-Length: 0" has nothing to wait for: the next request on the
+        # client's connection is served at once (not after proxyIdleTimeout).
+        def empty(conn):
+            for _ in range(2):
+                read_request(conn)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+            read_request(conn)
+
+        self.backend.scripts = [empty]
+        with self.server.connect() as conn:
+            began = time.monotonic()
+            for _ in range(2):
+                conn.send("GET /e HTTP/1.1\r\nHost: front.test\r\n\r\n")
+                resp = conn.read_response(timeout=3)
+                self.assertEqual((resp.status, resp.body), (200, b""))
+            self.assertLess(time.monotonic() - began, 0.5)
+
+    def test_slow_client_body_is_not_a_backend_timeout(self):
+        # Regression: while the proxy waited for more of the client's body, the backend
+        # connection's idle deadline ran: a client pausing longer than proxyIdleTimeout (but
+        # within requestBodyTimeout) got a 504, and the backend was counted as failed.
+        def echo(conn):
+            head, body = read_request(conn)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+
+        self.backend.scripts = [echo]
+        with self.server.connect() as conn:
+            conn.send("POST /shortidle/up HTTP/1.1\r\nHost: front.test\r\n"
+                      "Content-Length: 10\r\n\r\n01234")
+            time.sleep(0.7)  # past the 200 ms idle timeout and a sweep, within the body timeout
+            conn.send("56789")
+            resp = conn.read_response(timeout=3)
+            self.assertEqual((resp.status, resp.body), (200, b"0123456789"))
+
+    def test_stalled_body_408_after_one_body_timeout(self):
+        # Regression: a 408 for a stalled body was delayed by a second requestBodyTimeout
+        # (the core went on to read and discard the rest of the body first).
+        def stalls(conn):
+            read_request(conn)  # never complete: blocks until the proxy gives up
+            time.sleep(0.5)
+
+        self.backend.scripts = [stalls]
+        with self.server.connect(timeout=6) as conn:
+            conn.send("POST /p HTTP/1.1\r\nHost: front.test\r\nContent-Length: 100\r\n\r\n"
+                      "0123456789")
+            began = time.monotonic()
+            resp = conn.read_response(timeout=5)
+            took = time.monotonic() - began
+            self.assertEqual(resp.status, 408)
+            self.assertLess(took, 1.9)
+            self.assert_closed(conn)
+
+    def test_upgrade_early_client_bytes_beyond_one_buffer(self):
+        # Regression: bytes the client sent right after its upgrade request were relayed only up
+        # to one 32 KiB buffer; the rest stayed in the connection's buffer and were lost.
+        early = bytes(range(256)) * 160  # 40 KiB
+
+        def tunnel(conn):
+            head, _ = read_request(conn)
+            conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\n"
+                         b"Upgrade: raw\r\n\r\n")
+            while True:
+                data = conn.recv(65536)
+                if not data:
+                    return
+                conn.sendall(data)
+
+        self.backend.scripts = [tunnel]
+        with self.server.connect(timeout=5) as conn:
+            conn.send(b"GET /t HTTP/1.1\r\nHost: front.test\r\nConnection: upgrade\r\n"
+                      b"Upgrade: raw\r\n\r\n" + early)
+            resp = conn.read_response()
+            self.assertEqual(resp.status, 101)
+            deadline = time.monotonic() + 4
+            try:
+                while len(conn.buf) < len(early) and conn._fill(deadline):
+                    pass
+            except socket.timeout:
+                pass
+            self.assertEqual(len(conn.buf), len(early))
+            self.assertEqual(conn.buf, early)
+
+
+class ScriptedTlsProxyTest(ScriptedBackendCase):
+    """A scripted backend over TLS."""
+
+    @classmethod
+    def make_backend(cls):
+        _, cert, key = make_ca(cls.sdir, "script")
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(cert, key)
+        return ScriptBackend(tls)
+
+    @classmethod
+    def config(cls, root):
+        return {"global": base_global(
+            root, loadModules=["rproxy"], workers=1,
+            proxyTo="https://%s:%d" % (HOST, cls.backend.port),
+            disableProxyCertificateVerification=True, proxyConnectTimeout=2000,
+            proxyResponseTimeout=2000, proxyUpgradeIdleTimeout=1500)}
+
+    def test_tunnel_upload_to_a_slow_reader(self):
+        # Regression: in a TLS tunnel the write that waited for the backend's socket to drain
+        # (SSL_write: want write) was forgotten when the read after it wanted to read, so the
+        # upload stalled until the backend sent something (or the idle timeout cut it).
+        size = 4 << 20
+
+        def slow_reader(conn):
+            read_request(conn)
+            conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\n"
+                         b"Upgrade: raw\r\n\r\n")
+            time.sleep(0.5)  # the proxy's writes to it fill the socket meanwhile
+            got = 0
+            while got < size:
+                data = conn.recv(65536)
+                if not data:
+                    break
+                got += len(data)
+            conn.sendall(b"got %d" % got)
+
+        self.backend.scripts = [slow_reader]
+        with self.server.connect(timeout=10) as conn:
+            conn.send(b"GET /t HTTP/1.1\r\nHost: front.test\r\nConnection: upgrade\r\n"
+                      b"Upgrade: raw\r\n\r\n")
+            resp = conn.read_response()
+            self.assertEqual(resp.status, 101)
+            sender = threading.Thread(target=conn.send, args=(b"u" * size,), daemon=True)
+            sender.start()
+            deadline = time.monotonic() + 8
+            want = b"got %d" % size
+            try:
+                while len(conn.buf) < len(want) and conn._fill(deadline):
+                    pass
+            except socket.timeout:
+                pass
+            sender.join(5)
+            self.assertEqual(conn.buf, want)
+
+
+class RetryRefusedTest(ScriptedBackendCase):
+    """A retry whose fresh connection is refused at once (a Unix socket connects synchronously)."""
+
+    @classmethod
+    def make_backend(cls):
+        return ScriptBackend(unix=os.path.join(cls.sdir, "b.sock"))
+
+    @classmethod
+    def config(cls, root):
+        return {"global": base_global(
+            root, loadModules=["rproxy"], workers=1,
+            proxyTo="unix://" + os.path.join(cls.sdir, "b.sock"), proxyConnectTimeout=1000,
+            proxyResponseTimeout=RESPONSE_TIMEOUT_MS)}
+
+    def test_retry_refused_503_logged_once(self):
+        # Regression: when the fresh connection of a retry failed at once (refused), the client
+        # got a 502 (not the 503 a refused backend means) and the failure was logged twice.
+        def dies(conn):
+            read_request(conn)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            read_request(conn)
+            self.backend.stop()  # nothing listens any more: the retry is refused
+            time.sleep(0.1)
+
+        self.backend.scripts = [dies]
+        with self.server.connect() as conn:
+            conn.send("GET /a HTTP/1.1\r\nHost: front.test\r\n\r\n")
+            self.assertEqual(conn.read_response().body, b"ok")
+            conn.send("GET /b HTTP/1.1\r\nHost: front.test\r\n\r\n")
+            self.assertEqual(conn.read_response(timeout=4).status, 503)
+        line = log_line(self.error_log, b"proxy to")
+        self.assertIsNotNone(line)
+        time.sleep(0.6)  # the log flushes twice a second
+        self.assertEqual(self.error_log().count(b"proxy to"), 1, self.error_log())
 
 
 if __name__ == "__main__":
