@@ -279,6 +279,13 @@ void kz_loop_destroy(kz_loop_t *loop);
 void kz_loop_update_now(kz_loop_t *loop);
 kz_buf_t *kz_loop_buf_get(kz_loop_t *loop);
 void kz_loop_buf_put(kz_loop_t *loop, kz_buf_t *buf);
+/**
+ * Sets the events a descriptor is polled for (0: none); *cur holds what is registered. APR has
+ * no "modify", so a change is a remove and an add; no change costs nothing.
+ */
+void kz_loop_poll(kz_loop_t *loop, apr_pollfd_t *pfd, apr_int16_t *cur, apr_int16_t events);
+/** Before closing a polled descriptor: takes it out unless closing does (epoll, kqueue). */
+void kz_loop_unpoll(kz_loop_t *loop, apr_pollfd_t *pfd, apr_int16_t *cur);
 void kz_conn_set_events(kz_conn_t *c, apr_int16_t events);
 void kz_conn_close(kz_conn_t *c);
 

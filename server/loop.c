@@ -179,19 +179,32 @@ static void loop_add_listeners(kz_loop_t *loop)
     loop->accepting = 1;
 }
 
-void kz_conn_set_events(kz_conn_t *c, apr_int16_t events)
+void kz_loop_poll(kz_loop_t *loop, apr_pollfd_t *pfd, apr_int16_t *cur, apr_int16_t events)
 {
-    if (c->events == events) {
+    if (*cur == events) {
         return;
     }
-    if (c->events) {
-        apr_pollset_remove(c->loop->pollset, &c->pfd);
+    if (*cur) {
+        apr_pollset_remove(loop->pollset, pfd);
     }
-    c->events = events;
+    *cur = events;
     if (events) {
-        c->pfd.reqevents = events;
-        apr_pollset_add(c->loop->pollset, &c->pfd);
+        pfd->reqevents = events;
+        apr_pollset_add(loop->pollset, pfd);
     }
+}
+
+void kz_loop_unpoll(kz_loop_t *loop, apr_pollfd_t *pfd, apr_int16_t *cur)
+{
+    if (*cur && !loop->close_removes) {
+        apr_pollset_remove(loop->pollset, pfd);
+    }
+    *cur = 0;
+}
+
+void kz_conn_set_events(kz_conn_t *c, apr_int16_t events)
+{
+    kz_loop_poll(c->loop, &c->pfd, &c->events, events);
 }
 
 static kz_conn_t *conn_alloc(kz_loop_t *loop)
@@ -274,10 +287,7 @@ void kz_conn_close(kz_conn_t *c)
     }
     kz_conn_drop_request(c); /* a request ended by an error or a suspended one: its pool goes */
     c->open = 0;
-    if (c->events && !loop->close_removes) {
-        apr_pollset_remove(loop->pollset, &c->pfd);
-    }
-    c->events = 0;
+    kz_loop_unpoll(loop, &c->pfd, &c->events);
     apr_socket_close(c->sock);
     if (c->buf) {
         kz_loop_buf_put(loop, c->buf);

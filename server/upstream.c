@@ -199,17 +199,7 @@ int kz_upstream_status(apr_status_t rv)
 
 static void uc_set_events(kz_uconn_t *uc, apr_int16_t events)
 {
-    if (uc->events == events) {
-        return;
-    }
-    if (uc->events) {
-        apr_pollset_remove(uc->loop->pollset, &uc->pfd);
-    }
-    uc->events = events;
-    if (events) {
-        uc->pfd.reqevents = events;
-        apr_pollset_add(uc->loop->pollset, &uc->pfd);
-    }
+    kz_loop_poll(uc->loop, &uc->pfd, &uc->events, events);
 }
 
 static void list_remove(kz_uconn_t **head, kz_uconn_t *uc)
@@ -248,10 +238,7 @@ static void uc_close(kz_uconn_t *uc)
         SSL_free(uc->ssl); /* no close_notify: the socket closes anyway */
         uc->ssl = NULL;
     }
-    if (uc->events && !loop->close_removes) {
-        apr_pollset_remove(loop->pollset, &uc->pfd);
-    }
-    uc->events = 0;
+    kz_loop_unpoll(loop, &uc->pfd, &uc->events);
     apr_socket_close(uc->sock);
     uc->next = loop->uclosed;
     loop->uclosed = uc;
@@ -278,10 +265,7 @@ static apr_status_t uc_start_connect(kz_uconn_t *uc, apr_sockaddr_t *sa)
     apr_status_t rv;
 
     if (uc->sock) {
-        if (uc->events && !uc->loop->close_removes) {
-            apr_pollset_remove(uc->loop->pollset, &uc->pfd);
-        }
-        uc->events = 0;
+        kz_loop_unpoll(uc->loop, &uc->pfd, &uc->events);
         apr_socket_close(uc->sock);
         uc->sock = NULL;
     }
@@ -484,6 +468,34 @@ apr_status_t kz_uconn_recv(kz_uconn_t *uc, char *buf, apr_size_t *len)
         return APR_EOF;
     }
     return rv;
+}
+
+/*
+ * The engine's client context and checks, for a caller that runs its own I/O on the SSL (the
+ * health prober). t->tls means parsing t made the context already, so this only reads it.
+ */
+struct ssl_st *kz_upstream_ssl_new(const kz_upstream_target_t *t)
+{
+    SSL *ssl = SSL_new(tls_context(t->verify ? 1 : 0));
+    X509_VERIFY_PARAM *vp;
+
+    if (!ssl) {
+        return NULL;
+    }
+    if (!t->is_literal && !SSL_set_tlsext_host_name(ssl, t->host)) {
+        SSL_free(ssl);
+        return NULL;
+    }
+    if (t->verify) {
+        vp = SSL_get0_param(ssl);
+        X509_VERIFY_PARAM_set_hostflags(vp, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+        if (t->is_literal ? !X509_VERIFY_PARAM_set1_ip_asc(vp, t->host)
+                          : !X509_VERIFY_PARAM_set1_host(vp, t->host, 0)) {
+            SSL_free(ssl);
+            return NULL;
+        }
+    }
+    return ssl;
 }
 
 /* ---- events ---- */

@@ -683,13 +683,18 @@ def main():
     if settings.idle + 64 > nofile:
         log(f"bench: RLIMIT_NOFILE is {nofile}; lowering idle connections to {nofile - 64}")
         settings.idle = max(0, nofile - 64)
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGHUP, on_signal)
-    tmp = tempfile.mkdtemp(prefix="kz-bench-")
+    return run_guarded(run, settings, nofile, "kz-bench-")
+
+
+def run_guarded(run_fn, settings, nofile, prefix):
+    """Runs run_fn(settings, tmp, nofile, live) in a fresh temporary directory; every server
+    added to `live` is stopped at the end, also after Ctrl-C or a signal."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, on_signal)
+    tmp = tempfile.mkdtemp(prefix=prefix)
     live = []
     try:
-        return run(settings, tmp, nofile, live)
+        return run_fn(settings, tmp, nofile, live)
     except (KeyboardInterrupt, Stop) as e:
         log(f"bench: interrupted ({e or 'Ctrl-C'}); stopping servers")
         return 130

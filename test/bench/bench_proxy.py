@@ -18,10 +18,7 @@ BENCH_CONNECTIONS (64), BENCH_ROUNDS (3), SKIP_KARPACZ / SKIP_NGINX / SKIP_H2O, 
 
 import json
 import os
-import shutil
-import signal
 import sys
-import tempfile
 
 import bench
 from bench import Server, env_flag, env_int, free_port, log, run_wrk, table
@@ -224,22 +221,7 @@ def main():
     if not (os.path.isfile(settings.backend_bin) and os.access(settings.backend_bin, os.X_OK)):
         sys.exit(f"bench: the backend needs nginx ({settings.backend_bin})")
     nofile = bench.raise_nofile()
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, bench.on_signal)
-    tmp = tempfile.mkdtemp(prefix="kz-bench-proxy-")
-    live = []
-    try:
-        return run(settings, tmp, nofile, live)
-    except (KeyboardInterrupt, bench.Stop) as e:
-        log(f"bench: interrupted ({e or 'Ctrl-C'}); stopping servers")
-        return 130
-    finally:
-        for s in live:
-            s.stop()
-        if settings.keep:
-            log(f"bench: kept {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+    return bench.run_guarded(run, settings, nofile, "kz-bench-proxy-")
 
 
 if __name__ == "__main__":

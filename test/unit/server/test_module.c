@@ -8,6 +8,7 @@
 #include "core.h"
 #include "kz_os.h"
 #include "kz_test.h"
+#include "kz_test_core.h"
 #include "module.h"
 
 #include <apr_strings.h>
@@ -142,24 +143,13 @@ static void test_libraries(void)
 
 /* ---- a request run through the pipeline ----------------------------------------------- */
 
-typedef struct fixture {
-    kz_server_t server;
-    kz_loop_t loop;
-    kz_conn_t conn;
-    kz_runconf_t rc;
-    kz_request_t r;
-    kz_http_field_t fields[8];
-    char buf[256];
-} fixture_t;
+typedef kz_test_fixture_t fixture_t;
 
 static kz_request_t *request(fixture_t *f, const kz_config_t *cfg, const char *head)
 {
-    memset(f, 0, sizeof(*f));
-    f->loop.server = &f->server;
-    f->conn.loop = &f->loop;
+    kz_test_fixture_link(f);
     f->rc.config = (kz_config_t *)cfg;
     f->r.pool = kz_test_pool;
-    f->r.conn = &f->conn;
     f->r.rc = &f->rc;
     f->r.conf = cfg->global_conf;
     f->r.headers = apr_array_make(kz_test_pool, 4, sizeof(kz_header_pair_t));

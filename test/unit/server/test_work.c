@@ -8,6 +8,7 @@
 #include "config.h"
 #include "core.h"
 #include "kz_test.h"
+#include "kz_test_core.h"
 #include "ncodes.h"
 #include "work.h"
 
@@ -15,23 +16,12 @@
 #include <apr_strings.h>
 #include <string.h>
 
-typedef struct fixture {
-    kz_server_t server;
-    kz_loop_t loop;
-    kz_conn_t conn;
-    kz_runconf_t rc;
-    kz_request_t r;
-    kz_http_field_t fields[8];
-    char buf[256];
-} fixture_t;
+typedef kz_test_fixture_t fixture_t;
 
 /* A loop that can take posts (no thread runs it: the test runs what was posted). */
 static void fixture_init(fixture_t *f, int threads, int max_pending)
 {
-    memset(f, 0, sizeof(*f));
-    f->loop.server = &f->server;
-    f->conn.loop = &f->loop;
-    f->r.conn = &f->conn;
+    kz_test_fixture_link(f);
     CU_ASSERT_EQUAL_FATAL(apr_pool_create(&f->r.pool, kz_test_pool), APR_SUCCESS);
     CU_ASSERT_EQUAL_FATAL(
         apr_thread_mutex_create(&f->loop.post_mutex, APR_THREAD_MUTEX_DEFAULT, kz_test_pool),
