@@ -25,9 +25,8 @@ typedef enum kz_lb_method {
  */
 int kz_lb_method_parse(const char *name);
 
-/** One backend's shared state; `data` is the caller's, the rest belongs to the balancer. */
+/** One backend's shared state (the caller keeps its own per-backend data by index). */
 typedef struct kz_lb_backend {
-    void *data;                         /**< the caller's (parsed URL, etc.) */
     volatile apr_uint32_t active;       /**< requests in flight on every loop */
     volatile apr_uint32_t fails;        /**< passive failures in the current window */
     volatile apr_uint64_t window_start; /**< apr_time_t of the window's first failure, 0 = none */

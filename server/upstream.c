@@ -415,18 +415,7 @@ static apr_status_t tls_start(kz_uconn_t *uc)
     uc->ssl = ssl;
     apr_os_sock_get(&fd, uc->sock);
     SSL_set_fd(ssl, (int)fd);
-    if (!t->is_literal) {
-        SSL_set_tlsext_host_name(ssl, t->host);
-    }
-    if (t->verify) {
-        X509_VERIFY_PARAM *vp = SSL_get0_param(ssl);
-        X509_VERIFY_PARAM_set_hostflags(vp, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-        if (t->is_literal ? !X509_VERIFY_PARAM_set1_ip_asc(vp, t->host)
-                          : !X509_VERIFY_PARAM_set1_host(vp, t->host, 0)) {
-            return APR_EGENERAL;
-        }
-    }
-    return APR_SUCCESS;
+    return kz_upstream_ssl_setup(ssl, t);
 }
 
 static const char *tls_error(kz_uconn_t *uc)
@@ -471,31 +460,25 @@ apr_status_t kz_uconn_recv(kz_uconn_t *uc, char *buf, apr_size_t *len)
 }
 
 /*
- * The engine's client context and checks, for a caller that runs its own I/O on the SSL (the
- * health prober). t->tls means parsing t made the context already, so this only reads it.
+ * The engine's SNI and RFC 6125 host (or IP) check, for a caller that makes its own SSL and runs
+ * its own I/O on it (the health prober).
  */
-struct ssl_st *kz_upstream_ssl_new(const kz_upstream_target_t *t)
+apr_status_t kz_upstream_ssl_setup(struct ssl_st *ssl, const kz_upstream_target_t *t)
 {
-    SSL *ssl = SSL_new(tls_context(t->verify ? 1 : 0));
     X509_VERIFY_PARAM *vp;
 
-    if (!ssl) {
-        return NULL;
-    }
     if (!t->is_literal && !SSL_set_tlsext_host_name(ssl, t->host)) {
-        SSL_free(ssl);
-        return NULL;
+        return APR_EGENERAL;
     }
     if (t->verify) {
         vp = SSL_get0_param(ssl);
         X509_VERIFY_PARAM_set_hostflags(vp, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
         if (t->is_literal ? !X509_VERIFY_PARAM_set1_ip_asc(vp, t->host)
                           : !X509_VERIFY_PARAM_set1_host(vp, t->host, 0)) {
-            SSL_free(ssl);
-            return NULL;
+            return APR_EGENERAL;
         }
     }
-    return ssl;
+    return APR_SUCCESS;
 }
 
 /* ---- events ---- */

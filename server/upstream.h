@@ -127,6 +127,14 @@ void kz_uconn_release(kz_uconn_t *uc, int reusable);
 /** Maps a connect or I/O failure to the status the client gets (503 refused/unreachable). */
 int kz_upstream_status(apr_status_t rv);
 
+struct ssl_st;
+/**
+ * Sets up the client SSL (OpenSSL's SSL *) ssl, made by the caller, for the https target t as
+ * the engine sets up its own: SNI for a name, and with t->verify the host (or IP) check.
+ * APR_SUCCESS or APR_EGENERAL. Touches nothing shared: safe on any thread.
+ */
+apr_status_t kz_upstream_ssl_setup(struct ssl_st *ssl, const kz_upstream_target_t *t);
+
 /* ---- for the core (loop.c) ---- */
 void kz_upstream_on_event(kz_uconn_t *uc, apr_int16_t events);
 /** Deadlines of busy connections and idle timeouts of pooled ones (the loop's sweep). */

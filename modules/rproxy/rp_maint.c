@@ -16,7 +16,6 @@
 #include <apr_thread_proc.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 #include <string.h>
 
 #define MAINT_KEY        "kz_rp_maint"
@@ -266,7 +265,10 @@ static apr_status_t probe_recv(probe_t *pr, char *buf, apr_size_t *len)
 
 /* ---- one probe ---- */
 
-/* The client context for t's verification setting, made on first use. */
+/*
+ * The client context for a verification setting, made on first use. Not the engine's: that one
+ * is made once per process, this one per configuration, so it reads the CA store anew.
+ */
 static SSL_CTX *tls_context(maint_t *m, int verify)
 {
     SSL_CTX *ctx = m->tls[verify];
@@ -284,7 +286,7 @@ static SSL_CTX *tls_context(maint_t *m, int verify)
     return m->tls[verify] = ctx;
 }
 
-/* Sets up TLS on the connected socket as the engine does: SNI for names, host check. */
+/* TLS on the connected socket, with the engine's SNI and host check. */
 static apr_status_t probe_tls(probe_t *pr, const kz_upstream_target_t *t)
 {
     SSL_CTX *ctx = tls_context(pr->m, t->verify ? 1 : 0);
@@ -302,16 +304,8 @@ static apr_status_t probe_tls(probe_t *pr, const kz_upstream_target_t *t)
     }
     SSL_set_bio(pr->ssl, pr->rbio, pr->wbio);
     SSL_set_connect_state(pr->ssl);
-    if (!t->is_literal && !SSL_set_tlsext_host_name(pr->ssl, t->host)) {
+    if (kz_upstream_ssl_setup(pr->ssl, t) != APR_SUCCESS) {
         return APR_EGENERAL;
-    }
-    if (t->verify) {
-        X509_VERIFY_PARAM *vp = SSL_get0_param(pr->ssl);
-        X509_VERIFY_PARAM_set_hostflags(vp, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-        if (t->is_literal ? !X509_VERIFY_PARAM_set1_ip_asc(vp, t->host)
-                          : !X509_VERIFY_PARAM_set1_host(vp, t->host, 0)) {
-            return APR_EGENERAL;
-        }
     }
     return tls_run(pr, TLS_HANDSHAKE, NULL, 0, &done);
 }

@@ -113,9 +113,6 @@ static void set_compile(rp_set_t *set, const kz_conf_t *conf, const char *prop, 
                      conf_bool(conf, "enableLoadBalancerHealthCheck"),
                      (apr_uint32_t)conf_int(conf, "loadBalancerHealthCheckMaximumFails", 3),
                      apr_time_from_msec(conf_int(conf, "loadBalancerHealthCheckWindow", 5000)));
-    for (int i = 0; i < set->n; i++) {
-        set->lb->backends[i].data = set->targets[i];
-    }
     kz_rp_maint_add(p, set->lb, set->targets, set->n, path ? path->text : NULL,
                     apr_time_from_msec(conf_int(conf, "loadBalancerHealthCheckInterval", 5000)),
                     apr_time_from_msec(conf_int(conf, "proxyConnectTimeout", 5000)));
