@@ -64,15 +64,26 @@ static int print_diag(const kz_diag_t *diag)
     return diag ? diag->errors->nelts : 1;
 }
 
+/* Loads FILE, printing its problems and, when it cannot be used, that it has errors. */
+static apr_status_t load_config(kz_config_t **out, const char *file, apr_pool_t *p)
+{
+    kz_diag_t *diag = NULL;
+    apr_status_t rv = kz_config_load(out, &diag, file, p);
+
+    if (print_diag(diag) > 0 || rv != APR_SUCCESS) {
+        fprintf(stderr, "karpacz: configuration %s has errors\n", file);
+        return APR_EINVAL;
+    }
+    return APR_SUCCESS;
+}
+
 /* The supervisor's view of a configuration (kz_daemon_load_fn); baton: the absolute file. */
 static apr_status_t daemon_load(kz_daemon_conf_t *out, void *baton, apr_pool_t *p)
 {
     kz_config_t *config;
-    kz_diag_t *diag = NULL;
     const kz_global_t *g;
-    apr_status_t rv = kz_config_load(&config, &diag, baton, p);
 
-    if (print_diag(diag) > 0 || rv != APR_SUCCESS) {
+    if (load_config(&config, baton, p) != APR_SUCCESS) {
         return APR_EINVAL;
     }
     g = &config->global;
@@ -139,11 +150,8 @@ static int service_body(void *baton)
 {
     service_baton_t *b = baton;
     kz_config_t *config;
-    kz_diag_t *diag = NULL;
-    apr_status_t rv = kz_config_load(&config, &diag, b->file, b->pool);
 
-    if (print_diag(diag) > 0 || rv != APR_SUCCESS) {
-        fprintf(stderr, "karpacz: configuration %s has errors\n", b->file);
+    if (load_config(&config, b->file, b->pool) != APR_SUCCESS) {
         return 1;
     }
     return run_foreground(config, b->pool);
@@ -153,17 +161,13 @@ static int service_body(void *baton)
 static int run(const char *file, int test_only, int daemon, apr_pool_t *pool)
 {
     kz_config_t *config;
-    kz_diag_t *diag = NULL;
-    apr_status_t rv;
 
     /* A daemon works from /: every path it derives from the file must be absolute. */
     if (daemon && apr_filepath_merge((char **)&file, NULL, file, 0, pool) != APR_SUCCESS) {
         fprintf(stderr, "karpacz: cannot resolve %s\n", file);
         return 1;
     }
-    rv = kz_config_load(&config, &diag, file, pool);
-    if (print_diag(diag) > 0 || rv != APR_SUCCESS) {
-        fprintf(stderr, "karpacz: configuration %s has errors\n", file);
+    if (load_config(&config, file, pool) != APR_SUCCESS) {
         return 1;
     }
     if (test_only) {

@@ -63,29 +63,44 @@ static int proc_is_zombie(long pid)
     n = read(fd, buf, sizeof(buf) - 1);
     close(fd);
     buf[n > 0 ? n : 0] = '\0';
-    state = strstr(buf, "\nState:");
-    return state && strchr(state + 7, 'Z') && strchr(state + 7, 'Z') < strchr(state + 7, '\n');
+    if (!(state = strstr(buf, "\nState:"))) {
+        return 0;
+    }
+    state += strlen("\nState:");
+    return state[strspn(state, " \t")] == 'Z';
+}
+
+/* The file name of the program /proc/PID/exe (LINK) runs, into buf; an upgraded binary shows
+ * as "NAME (deleted)" and still counts as NAME. NULL when /proc does not answer. */
+static const char *proc_exe_name(const char *link, char *buf, size_t len)
+{
+    static const char deleted[] = " (deleted)";
+    ssize_t n = readlink(link, buf, len - 1);
+    size_t dl = sizeof(deleted) - 1;
+    const char *name;
+
+    if (n <= 0) {
+        return NULL;
+    }
+    buf[n] = '\0';
+    if ((size_t)n > dl && strcmp(buf + n - dl, deleted) == 0) {
+        buf[n - dl] = '\0';
+    }
+    name = strrchr(buf, '/');
+    return name ? name + 1 : buf;
 }
 
 /* Whether pid runs a different program than this one (the pid was reused): only where /proc
- * answers; when in doubt the process counts as ours. */
+ * answers; when in doubt the process counts as ours. Names only, so an upgrade counts as ours. */
 static int proc_is_other_program(long pid)
 {
     char path[64], mine[4096], theirs[4096];
-    ssize_t a, b;
-    const char *ma, *tb;
+    const char *a, *b;
 
     snprintf(path, sizeof(path), "/proc/%ld/exe", pid);
-    a = readlink("/proc/self/exe", mine, sizeof(mine) - 1);
-    b = readlink(path, theirs, sizeof(theirs) - 1);
-    if (a <= 0 || b <= 0) {
-        return 0;
-    }
-    mine[a] = theirs[b] = '\0';
-    ma = strrchr(mine, '/');
-    tb = strrchr(theirs, '/');
-    /* Names only: an upgraded binary shows as "NAME (deleted)" and still counts as ours. */
-    return strncmp(ma ? ma + 1 : mine, tb ? tb + 1 : theirs, strlen(ma ? ma + 1 : mine)) != 0;
+    a = proc_exe_name("/proc/self/exe", mine, sizeof(mine));
+    b = proc_exe_name(path, theirs, sizeof(theirs));
+    return a && b && strcmp(a, b) != 0;
 }
 
 static int pid_alive(long pid)
@@ -384,7 +399,8 @@ apr_status_t kz_daemon_listener(apr_socket_t **out, const char *host, apr_port_t
             break;
         }
     }
-    if (fd < 0 || fcntl(fd, F_GETFD) < 0) {
+    /* Standard streams are never listening sockets, whatever the environment says. */
+    if (fd <= STDERR_FILENO || fcntl(fd, F_GETFD) < 0) {
         return APR_NOTFOUND;
     }
     *out = NULL;

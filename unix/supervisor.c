@@ -548,7 +548,9 @@ static apr_status_t sv_init(sv_t *sv, const char **error)
     }
     if ((rv = spawn(sv, sv->gen)) != APR_SUCCESS) {
         *error = apr_psprintf(sv->pool, "cannot start the serving process (error %d)", rv);
-        kz_pidfile_remove(sv->spec->pid_file, sv->pool);
+        if (sv->spec->pid_file) {
+            kz_pidfile_remove(sv->spec->pid_file, sv->pool);
+        }
         gen_release(sv->gen);
     }
     return rv;

@@ -20,7 +20,7 @@ import tempfile
 import time
 import unittest
 
-from kzharness import (HOST, REPO, SANITIZER_MARKERS, base_global, binary, read_file, to_yaml,
+from kzharness import (HOST, REPO, SANITIZER_MARKERS, KzServer, base_global, binary, read_file,
                        wait_for, write_file)
 
 DAEMON_START_TIMEOUT = 30
@@ -107,20 +107,15 @@ def refused(port):
 # ---- one daemon ------------------------------------------------------------------------------
 
 
-class Daemon:
-    """`karpacz -d` in directory root; self.pid is the supervisor's, from the pid file."""
+class Daemon(KzServer):
+    """`karpacz -d` in directory root; self.pid is the supervisor's, from the pid file. The
+    configuration file and the clients are KzServer's; starting and stopping are its own."""
 
     def __init__(self, root, config):
-        self.root = root
-        self.config_path = os.path.join(root, "karpacz.yaml")
+        super().__init__(root, config)
         self.pid_path = os.path.join(root, "karpacz.pid")
         self.error_path = os.path.join(root, "error.log")
         self.pid = None
-        self.port = None
-        self.write_config(config)
-
-    def write_config(self, config):
-        write_file(self.config_path, config if isinstance(config, str) else to_yaml(config) + "\n")
 
     def run(self):
         """Runs `karpacz -d`; returns the CompletedProcess (text)."""

@@ -34,8 +34,9 @@ static void put_file(const char *path, const char *text)
 }
 
 /* A child of this process: running (a sleeper running this same program), or exited and
- * reaped (its pid now names nobody), or exited and not reaped (a zombie). */
-typedef enum { CHILD_LIVE, CHILD_DEAD, CHILD_ZOMBIE } child_kind_e;
+ * reaped (its pid now names nobody), or exited and not reaped (a zombie), or running another
+ * program (the pid was reused). */
+typedef enum { CHILD_LIVE, CHILD_DEAD, CHILD_ZOMBIE, CHILD_OTHER } child_kind_e;
 
 static pid_t make_child(child_kind_e kind)
 {
@@ -44,20 +45,22 @@ static pid_t make_child(child_kind_e kind)
     if (pid == 0) {
         if (kind == CHILD_LIVE) {
             sleep(30);
+        } else if (kind == CHILD_OTHER) {
+            execl("/bin/sleep", "sleep", "30", (char *)NULL);
         }
         _exit(0);
     }
     if (kind == CHILD_DEAD) {
         waitpid(pid, NULL, 0);
-    } else if (kind == CHILD_ZOMBIE) {
-        usleep(200 * 1000); /* time to exit */
+    } else if (kind == CHILD_ZOMBIE || kind == CHILD_OTHER) {
+        usleep(200 * 1000); /* time to exit, or to run the other program */
     }
     return pid;
 }
 
 static void end_child(pid_t pid, child_kind_e kind)
 {
-    if (kind == CHILD_LIVE) {
+    if (kind == CHILD_LIVE || kind == CHILD_OTHER) {
         kill(pid, SIGKILL);
     }
     if (kind != CHILD_DEAD) {
@@ -78,6 +81,7 @@ static const pid_row_t pid_rows[] = {
     {"zombie: killed, not yet reaped, counts as gone", "%d\n", CHILD_ZOMBIE, APR_SUCCESS},
     {"live process of this program", "%d\n", CHILD_LIVE, APR_EEXIST},
     {"live, no newline", "%d", CHILD_LIVE, APR_EEXIST},
+    {"reused pid: another program runs there", "%d\n", CHILD_OTHER, APR_SUCCESS},
     {"our own pid (a restart of the same process)", "self", CHILD_DEAD, APR_SUCCESS},
     {"garbage does not block", "not a pid\n", CHILD_DEAD, APR_SUCCESS},
     {"trailing garbage does not block", "%d1x\n", CHILD_LIVE, APR_SUCCESS},
@@ -198,6 +202,9 @@ static void test_inherited_listeners(void)
     CU_ASSERT_EQUAL(kz_daemon_listener(&sock, "::1", 443, 0, kz_test_pool), APR_NOTFOUND);
     setenv("KZ_LISTEN_FDS", "garbage;;7 x 80 *;", 1);
     CU_ASSERT_EQUAL(kz_daemon_listener(&sock, NULL, 80, 0, kz_test_pool), APR_NOTFOUND);
+    /* A hostile environment naming standard output: never taken as a listener. */
+    setenv("KZ_LISTEN_FDS", "1 0 81 *;", 1);
+    CU_ASSERT_EQUAL(kz_daemon_listener(&sock, NULL, 81, 0, kz_test_pool), APR_NOTFOUND);
     unsetenv("KZ_LISTEN_FDS");
     for (int i = 0; i < 3; i++) {
         close(fds[i]);
