@@ -2,7 +2,8 @@
  * Listening and accepting, with the socket options APR does not offer: SO_REUSEPORT (one
  * listening socket per event loop where the platform balances between them), accept of a
  * non-blocking socket in one call, TCP_NODELAY, and the peer address as text without a pool.
- * Implemented in unix/listen.c and win32/listen.c.
+ * The APR-only part is in runtime/listen.c, the rest in unix/listen.c and win32/listen.c (and
+ * win32/sendfile.c).
  */
 #ifndef KZ_LISTEN_H
 #define KZ_LISTEN_H
@@ -21,6 +22,19 @@ int kz_listen_reuseport_supported(void);
  */
 apr_status_t kz_listen_open(apr_socket_t **out, const char *host, apr_port_t port, int reuseport,
                             apr_pool_t *p);
+
+/**
+ * For unix/listen.c and win32/listen.c: creates the socket kz_listen_open binds, *sa its
+ * address (host NULL: the IPv6 wildcard with IPV6_V6ONLY off, else IPv4).
+ */
+apr_status_t kz_listen_socket(apr_socket_t **sock, apr_sockaddr_t **sa, const char *host,
+                              apr_port_t port, apr_pool_t *p);
+
+/**
+ * For unix/listen.c and win32/listen.c: binds sock to sa and listens, then makes it
+ * non-blocking; on failure sock is closed.
+ */
+apr_status_t kz_listen_start(apr_socket_t *sock, apr_sockaddr_t *sa, int backlog);
 
 /** The port a listening socket is bound to (for port 0). */
 apr_port_t kz_listen_port(apr_socket_t *sock);
@@ -52,7 +66,7 @@ apr_status_t kz_socket_sendv_more(apr_socket_t *sock, const struct iovec *vec, i
 
 /**
  * Sends up to *len bytes of file from offset *off on a non-blocking socket; *len is set to the
- * bytes sent (an EAGAIN status when none could be). Unix: apr_socket_sendfile (unix/sendfile.c).
+ * bytes sent (an EAGAIN status when none could be). Unix: apr_socket_sendfile (unix/listen.c).
  * Windows: a positional read and a send (win32/sendfile.c), because APR's TransmitFile path
  * cannot work without blocking: it gives up on a transfer the kernel still has in flight.
  */

@@ -1,6 +1,6 @@
 /*
  * POSIX implementation of runtime/kz_listen.h: SO_REUSEPORT listeners, accept4 with
- * SOCK_NONBLOCK, TCP_NODELAY, and addresses formatted with inet_ntop.
+ * SOCK_NONBLOCK, TCP_NODELAY, addresses formatted with inet_ntop, MSG_MORE and sendfile.
  */
 #include "kz_listen.h"
 
@@ -42,39 +42,19 @@ apr_status_t kz_listen_open(apr_socket_t **out, const char *host, apr_port_t por
     apr_socket_t *sock;
     apr_status_t rv;
 
-    /* No host: try the IPv6 wildcard first (dual stack), then IPv4. */
-    rv = apr_sockaddr_info_get(&sa, host, host ? APR_UNSPEC : APR_INET6, port, 0, p);
-    if (rv != APR_SUCCESS && !host) {
-        rv = apr_sockaddr_info_get(&sa, NULL, APR_INET, port, 0, p);
-    }
-    if (rv != APR_SUCCESS) {
-        return rv;
-    }
-    rv = apr_socket_create(&sock, sa->family, SOCK_STREAM, APR_PROTO_TCP, p);
-    if (rv != APR_SUCCESS && !host && sa->family == APR_INET6) {
-        if ((rv = apr_sockaddr_info_get(&sa, NULL, APR_INET, port, 0, p)) == APR_SUCCESS) {
-            rv = apr_socket_create(&sock, sa->family, SOCK_STREAM, APR_PROTO_TCP, p);
-        }
-    }
-    if (rv != APR_SUCCESS) {
+    if ((rv = kz_listen_socket(&sock, &sa, host, port, p)) != APR_SUCCESS) {
         return rv;
     }
     apr_socket_opt_set(sock, APR_SO_REUSEADDR, 1);
-    if (sa->family == APR_INET6 && !host) {
-        apr_socket_opt_set(sock, APR_IPV6_V6ONLY, 0);
-    }
 #ifdef SO_REUSEPORT
     if (reuseport && (rv = set_int_opt(sock, SOL_SOCKET, SO_REUSEPORT, 1)) != APR_SUCCESS) {
-        return rv;
-    }
-#endif
-    if ((rv = apr_socket_bind(sock, sa)) != APR_SUCCESS ||
-        (rv = apr_socket_listen(sock, KZ_LISTEN_BACKLOG)) != APR_SUCCESS) {
         apr_socket_close(sock);
         return rv;
     }
-    apr_socket_opt_set(sock, APR_SO_NONBLOCK, 1);
-    apr_socket_timeout_set(sock, 0);
+#endif
+    if ((rv = kz_listen_start(sock, sa, KZ_LISTEN_BACKLOG)) != APR_SUCCESS) {
+        return rv;
+    }
     /* Linux copies TCP_NODELAY from the listener to every accepted socket. */
     set_int_opt(sock, IPPROTO_TCP, TCP_NODELAY, 1);
 #ifdef TCP_DEFER_ACCEPT
@@ -150,19 +130,6 @@ int kz_listen_out_of_fds(apr_status_t status)
     return status == EMFILE || status == ENFILE || status == ENOBUFS || status == ENOMEM;
 }
 
-apr_status_t kz_socket_wrap(apr_socket_t **sock, apr_os_sock_t fd, apr_pool_t *p)
-{
-    int fresh = *sock == NULL;
-    apr_status_t rv = apr_os_sock_put(sock, &fd, p);
-
-    if (rv == APR_SUCCESS && fresh) {
-        /* The descriptor is already non-blocking (accept4); this records it in APR once. */
-        apr_socket_opt_set(*sock, APR_SO_NONBLOCK, 1);
-        apr_socket_timeout_set(*sock, 0);
-    }
-    return rv;
-}
-
 apr_status_t kz_socket_sendv_more(apr_socket_t *sock, const struct iovec *vec, int nvec,
                                   apr_size_t *len)
 {
@@ -186,4 +153,11 @@ apr_status_t kz_socket_sendv_more(apr_socket_t *sock, const struct iovec *vec, i
 #else
     return apr_socket_sendv(sock, vec, nvec, len);
 #endif
+}
+
+apr_status_t kz_socket_sendfile(apr_socket_t *sock, apr_file_t *file, apr_off_t *off,
+                                apr_size_t *len)
+{
+    /* APR's sendfile (Linux sendfile(2)) suits a non-blocking socket as it is. */
+    return apr_socket_sendfile(sock, file, NULL, off, len, 0);
 }

@@ -1,8 +1,7 @@
 /*
  * GNU C library functions the portable code uses that mingw-w64's C runtime lacks (stpcpy;
- * it has mempcpy), supplied
- * for the Windows build only (cmake/windows.cmake includes this header in every file), so
- * server/ needs no platform conditionals for them.
+ * it has mempcpy), supplied for the Windows build only (cmake/windows.cmake includes this
+ * header in every file), so server/ needs no platform conditionals for them.
  */
 #ifndef KZ_COMPAT_H
 #define KZ_COMPAT_H

@@ -29,27 +29,6 @@ static apr_status_t set_int_opt(SOCKET fd, int level, int name, int value)
     return APR_SUCCESS;
 }
 
-/* A socket for host (NULL: the IPv6 wildcard, dual stack, else IPv4). */
-static apr_status_t listen_socket(apr_socket_t **sock, apr_sockaddr_t **sa, const char *host,
-                                  apr_port_t port, apr_pool_t *p)
-{
-    apr_status_t rv = apr_sockaddr_info_get(sa, host, host ? APR_UNSPEC : APR_INET6, port, 0, p);
-
-    if (rv != APR_SUCCESS && !host) {
-        rv = apr_sockaddr_info_get(sa, NULL, APR_INET, port, 0, p);
-    }
-    if (rv != APR_SUCCESS) {
-        return rv;
-    }
-    rv = apr_socket_create(sock, (*sa)->family, SOCK_STREAM, APR_PROTO_TCP, p);
-    if (rv != APR_SUCCESS && !host && (*sa)->family == APR_INET6) {
-        if ((rv = apr_sockaddr_info_get(sa, NULL, APR_INET, port, 0, p)) == APR_SUCCESS) {
-            rv = apr_socket_create(sock, (*sa)->family, SOCK_STREAM, APR_PROTO_TCP, p);
-        }
-    }
-    return rv;
-}
-
 apr_status_t kz_listen_open(apr_socket_t **out, const char *host, apr_port_t port, int reuseport,
                             apr_pool_t *p)
 {
@@ -61,21 +40,14 @@ apr_status_t kz_listen_open(apr_socket_t **out, const char *host, apr_port_t por
     if (reuseport) {
         return APR_ENOTIMPL;
     }
-    if ((rv = listen_socket(&sock, &sa, host, port, p)) != APR_SUCCESS) {
+    if ((rv = kz_listen_socket(&sock, &sa, host, port, p)) != APR_SUCCESS) {
         return rv;
     }
     apr_os_sock_get(&fd, sock);
     SetHandleInformation((HANDLE)fd, HANDLE_FLAG_INHERIT, 0);
-    if (sa->family == APR_INET6 && !host) {
-        apr_socket_opt_set(sock, APR_IPV6_V6ONLY, 0);
-    }
-    if ((rv = apr_socket_bind(sock, sa)) != APR_SUCCESS ||
-        (rv = apr_socket_listen(sock, KZ_LISTEN_BACKLOG)) != APR_SUCCESS) {
-        apr_socket_close(sock);
+    if ((rv = kz_listen_start(sock, sa, KZ_LISTEN_BACKLOG)) != APR_SUCCESS) {
         return rv;
     }
-    apr_socket_opt_set(sock, APR_SO_NONBLOCK, 1);
-    apr_socket_timeout_set(sock, 0);
     *out = sock;
     return APR_SUCCESS;
 }
@@ -144,19 +116,6 @@ int kz_listen_out_of_fds(apr_status_t status)
 {
     return status == APR_FROM_OS_ERROR(WSAEMFILE) || status == APR_FROM_OS_ERROR(WSAENOBUFS) ||
            status == APR_ENOMEM;
-}
-
-apr_status_t kz_socket_wrap(apr_socket_t **sock, apr_os_sock_t fd, apr_pool_t *p)
-{
-    int fresh = *sock == NULL;
-    apr_status_t rv = apr_os_sock_put(sock, &fd, p);
-
-    if (rv == APR_SUCCESS && fresh) {
-        /* The socket is already non-blocking (kz_listen_accept); this records it in APR. */
-        apr_socket_opt_set(*sock, APR_SO_NONBLOCK, 1);
-        apr_socket_timeout_set(*sock, 0);
-    }
-    return rv;
 }
 
 apr_status_t kz_socket_sendv_more(apr_socket_t *sock, const struct iovec *vec, int nvec,

@@ -233,7 +233,7 @@ apr_status_t kz_service_start(const char **msg, apr_pool_t *p)
 {
     apr_status_t rv = APR_SUCCESS;
     SC_HANDLE scm, svc = open_service(&scm, SERVICE_START | SERVICE_QUERY_STATUS, msg, &rv, p);
-    SERVICE_STATUS_PROCESS st;
+    SERVICE_STATUS_PROCESS st = {0}; /* read for the message even when the query fails */
     DWORD state;
 
     if (!svc) {
