@@ -372,11 +372,12 @@ static void server_reload(kz_server_t *s)
     s->current = rc;
     apr_atomic_inc32(&s->generation);
     apr_thread_mutex_unlock(s->mutex);
+    /* `file` is the old configuration's string: released below, it may be freed at once. */
+    kz_log_error(s->logger, NULL, KZ_LOG_NOTICE, 6, "configuration %s reloaded", config->file);
     kz_runconf_release(old);
     for (int i = 0; i < s->nloops; i++) {
         apr_pollset_wakeup(s->loops[i]->pollset);
     }
-    kz_log_error(s->logger, NULL, KZ_LOG_NOTICE, 6, "configuration %s reloaded", file);
 }
 
 void kz_server_run(kz_server_t *server)

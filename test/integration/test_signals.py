@@ -10,6 +10,7 @@ import shutil
 import signal
 import socket
 import tempfile
+import threading
 import time
 import unittest
 
@@ -138,6 +139,35 @@ class ReloadTest(ServerPerTest):
                 self.assertIn(body, (b"one\n", b"two\n"))
         self.assertTrue(wait_for(lambda: self.fetch()[2] == "9", timeout=5))
         self.assertEqual(self.fetch()[1], b"one\n")
+
+    def test_rapid_reloads_while_loops_switch(self):
+        # Regression (a SEGV in 1 of ~5 runs of the test above, Release build): the reload's
+        # closing log line read the file name from the configuration it had just released,
+        # which is freed at once when every loop has already moved on — so it needs traffic.
+        stop = threading.Event()
+        answers = []
+
+        def traffic():
+            while not stop.is_set() and len(answers) < 100000:
+                try:
+                    answers.append(self.fetch()[0])
+                except OSError:
+                    answers.append(None)
+
+        workers = [threading.Thread(target=traffic, daemon=True) for _ in range(3)]
+        for w in workers:
+            w.start()
+        try:
+            for _ in range(300):
+                self.server.send_signal(signal.SIGHUP)
+                time.sleep(0.005)
+        finally:
+            stop.set()
+            for w in workers:
+                w.join(10)
+        self.assertEqual(self.fetch()[0], 200)
+        self.assertGreater(len(answers), 0)
+        self.assertEqual(set(answers), {200})
 
 
 class ReopenTest(ServerPerTest):
